@@ -1,0 +1,71 @@
+package io.quire.spi;
+
+/**
+ * The device a model runs on: memory for weights, activations and the KV pool, and the ops of one
+ * forward pass over a flat ragged batch. Nothing above this interface knows which backend runs.
+ *
+ * <p>Shapes: x is {@code [T, in]}; weights are {@code [out, in]}; q is {@code [T, numHeads*headDim]};
+ * k and v are {@code [T, numKvHeads*headDim]}. All ops may run asynchronously on the device; only
+ * {@link #copyToHost} synchronizes.
+ */
+public interface Backend extends AutoCloseable {
+  String name();
+
+  /** The dtype this backend computes activations in (F32 on the CPU, BF16 on CUDA). */
+  DType activationDType();
+
+  /**
+   * Makes a stored weight usable by ops. A backend may keep it in its stored 16-bit form or convert
+   * (CUDA converts F16/F32 to BF16); the CPU backend may use the mapped bytes without copying.
+   */
+  Tensor loadWeight(WeightData w);
+
+  /** A zero-filled activation buffer. */
+  Tensor allocate(DType dtype, int rows, int cols);
+
+  KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim);
+
+  Rope createRope(float[] invFreq, int headDim, int maxPositions);
+
+  DeviceBatch prepare(BatchMetadata batch);
+
+  /** out[t] = table[inputIds[t]]. */
+  void embedding(Tensor table, DeviceBatch batch, Tensor out);
+
+  /** out[t] = x[t] / rms(x[t]) * weight, rms over the row, accumulated in fp32. */
+  void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+  /** residual += x; out = rmsNorm(residual). The fused pre-norm of a decoder layer. */
+  void addRmsNorm(Tensor x, Tensor residual, Tensor weight, float eps, Tensor out);
+
+  /** In place: each {@code headDim} slice of each row normalised with weight {@code [headDim]} (Qwen3 q/k norm). */
+  void headRmsNorm(Tensor x, int headDim, Tensor weight, float eps);
+
+  /** out = x @ w^T (+ bias, which may be null). x [T, in], w [out, in], out [T, out]. */
+  void matmul(Tensor x, Tensor w, Tensor bias, Tensor out);
+
+  /** In place rotary embedding of q and k at the batch's positions. */
+  void rope(Tensor q, Tensor k, Rope rope, DeviceBatch batch);
+
+  /** gateUp [T, 2I] holds gate then up; out [T, I] = silu(gate) * up. */
+  void siluMul(Tensor gateUp, Tensor out);
+
+  /** Writes each token's k and v into the cache slots of the batch's slot mapping. */
+  void writeKv(Tensor k, Tensor v, KvCache cache, int layer, DeviceBatch batch);
+
+  /**
+   * Causal attention of each request's query tokens over its whole context, read from the paged
+   * cache through the block tables (K/V of this step must already be written). Grouped-query: head
+   * h reads kv head {@code h / (numHeads / numKvHeads)}. out [T, numHeads*headDim].
+   */
+  void pagedAttention(Tensor q, KvCache cache, int layer, DeviceBatch batch, float scale, Tensor out);
+
+  /** out[i] = x[logitsIndices[i]]. */
+  void gatherLogitRows(Tensor x, DeviceBatch batch, Tensor out);
+
+  /** Copies a tensor's rows to a host float array (row-major), synchronizing with the device. */
+  void copyToHost(Tensor t, float[] dst);
+
+  @Override
+  default void close() {}
+}
