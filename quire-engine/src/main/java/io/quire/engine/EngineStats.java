@@ -1,0 +1,18 @@
+package io.quire.engine;
+
+/** A snapshot of the engine for /metrics and model stats. Counters are totals since start. */
+public record EngineStats(
+    int numRunning,
+    int numWaiting,
+    int kvBlocksUsed,
+    int kvBlocksTotal,
+    double kvUsage,
+    long prefixCacheQueries,
+    long prefixCacheHits,
+    long numPreemptions,
+    long promptTokens,
+    long generationTokens,
+    long numSteps,
+    long requestsFinishedStop,
+    long requestsFinishedLength,
+    long requestsFinishedAbort) {}
