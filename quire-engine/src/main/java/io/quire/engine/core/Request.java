@@ -1,7 +1,9 @@
 package io.quire.engine.core;
 
 import io.quire.engine.SamplingParams;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * One sequence the scheduler runs (a request with n > 1 becomes n of these, sharing the prompt's
@@ -26,6 +28,15 @@ public final class Request {
 
   public int numPreemptions;
   public RequestStatus status = RequestStatus.WAITING;
+
+  /**
+   * Hash chain of this sequence's full blocks, extended lazily by the {@link KvCacheManager}; tokens
+   * never change once appended, so it stays valid across preemptions.
+   */
+  final List<BlockHash> blockHashes = new ArrayList<>();
+
+  /** Order of admission into the scheduler, to break ties between equal arrival times. */
+  long admissionSeq;
 
   /** Engine-side state (sampler RNG, detokenizer, output stream); the scheduler never reads it. */
   public Object engineState;
