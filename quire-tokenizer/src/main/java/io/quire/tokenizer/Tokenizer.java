@@ -16,7 +16,23 @@ public interface Tokenizer {
    * {@code tokenizer_config.json} from a model folder.
    */
   static Tokenizer load(Path modelDir) throws IOException {
-    return HfTokenizer.load(modelDir);
+    return HfTokenizer.load(modelDir, Mode.AUTO_TOKENIZER);
+  }
+
+  /** Loads as {@link #load(Path)}, reproducing the reference {@code mode} names. */
+  static Tokenizer load(Path modelDir, Mode mode) throws IOException {
+    return HfTokenizer.load(modelDir, mode);
+  }
+
+  /** Which Hugging Face behaviour a loaded tokenizer reproduces. */
+  enum Mode {
+    /**
+     * transformers' {@code AutoTokenizer.from_pretrained} (v5), as vLLM uses it: the pipeline of
+     * tokenizer.json adjusted by tokenizer_config.json (its tokenizer class, add_bos_token, ...).
+     */
+    AUTO_TOKENIZER,
+    /** tokenizers' {@code Tokenizer.from_file}: tokenizer.json exactly as written. */
+    TOKENIZER_FILE
   }
 
   /** Token ids of {@code text}; with {@code addSpecialTokens} the post-processor adds BOS etc. */
@@ -27,7 +43,10 @@ public interface Tokenizer {
 
   /**
    * A streaming decoder for one sequence: feed generated ids one at a time and get only complete
-   * new text; the concatenation of its outputs equals {@code decode(generated)}.
+   * new text; the concatenation of its outputs is the text that {@code generated} adds to the
+   * decoded sequence, i.e. {@code decode(generated)} when there is no prompt, and with a prompt
+   * the part of {@code decode(prompt + generated)} after {@code decode(prompt)} (so a
+   * sentencepiece "▁Paris" keeps its space, which a lone decode strips).
    *
    * @param promptIds the prompt, used as left context so that the first generated token decodes
    *     as it would inside the sequence (a leading space, for example)
