@@ -45,12 +45,10 @@ final class Interpreter {
   /** The {@code loop} variable of a for loop. */
   static final class Loop {
     private final List<Object> items;
-    private final Loop parent;
     private int index0;
 
-    Loop(List<Object> items, Loop parent) {
+    Loop(List<Object> items) {
       this.items = items;
-      this.parent = parent;
     }
 
     Object attribute(String name) {
@@ -63,8 +61,8 @@ final class Interpreter {
         case "first" -> index0 == 0;
         case "last" -> index0 == n - 1;
         case "length" -> (long) n;
-        case "depth" -> (long) depth();
-        case "depth0" -> (long) depth() - 1;
+        case "depth" -> 1L; // only recursive loops (unsupported) go deeper
+        case "depth0" -> 0L;
         case "previtem" -> index0 > 0 ? items.get(index0 - 1) : new Undefined("there is no previous item");
         case "nextitem" -> index0 < n - 1 ? items.get(index0 + 1) : new Undefined("there is no next item");
         case "cycle" -> (PyCallable) (args, kw) -> {
@@ -73,10 +71,6 @@ final class Interpreter {
         };
         default -> Undefined.attribute(this, name);
       };
-    }
-
-    private int depth() {
-      return parent == null ? 1 : parent.depth() + 1;
     }
 
     @Override
@@ -264,7 +258,7 @@ final class Interpreter {
       exec(f.orElse(), new Scope(scope), out, outer);
       return;
     }
-    Loop loop = new Loop(items, outer);
+    Loop loop = new Loop(items);
     for (int i = 0; i < items.size(); i++) {
       loop.index0 = i;
       Scope s = new Scope(scope);

@@ -57,7 +57,7 @@ final class Methods {
       case Map<?, ?> m -> dictMethod(m, name, a);
       case List<?> l -> listMethod(l, name, a);
       case PyTuple t -> listMethod(t.items(), name, a);
-      default -> throw new TemplateException("no method " + name);
+      case null, default -> throw new TemplateException("no method " + name);
     };
   }
 

@@ -306,7 +306,7 @@ final class Python {
       }
       case Map<?, ?> m -> m.keySet().stream().anyMatch(k -> eq(k, item));
       case Undefined u -> false;
-      default -> iterate(container).stream().anyMatch(x -> eq(x, item));
+      case null, default -> iterate(container).stream().anyMatch(x -> eq(x, item));
     };
   }
 
@@ -323,7 +323,7 @@ final class Python {
         yield out;
       }
       case Undefined u -> List.of();
-      default -> throw new TemplateException("'" + typeName(v) + "' object is not iterable");
+      case null, default -> throw new TemplateException("'" + typeName(v) + "' object is not iterable");
     };
   }
 
@@ -334,7 +334,7 @@ final class Python {
       case PyTuple t -> t.items().size();
       case Map<?, ?> m -> m.size();
       case Undefined u -> 0;
-      default -> throw new TemplateException("object of type '" + typeName(v) + "' has no len()");
+      case null, default -> throw new TemplateException("object of type '" + typeName(v) + "' has no len()");
     };
   }
 
@@ -358,6 +358,7 @@ final class Python {
     if (obj instanceof Undefined u) throw u.fail();
     if (key instanceof Undefined u && !(obj instanceof Map)) throw u.fail();
     switch (obj) {
+      case null -> {}
       case Map<?, ?> m -> {
         if (m.containsKey(key)) return m.get(key);
         if (isNumber(key)) {
@@ -523,7 +524,10 @@ final class Python {
             if (q == 0) throw new TemplateException("integer modulo by zero");
             yield Math.floorMod(p, q);
           }
-          case "**" -> q >= 0 ? BigInteger.valueOf(p).pow((int) q).longValueExact() : Math.pow(p, q);
+          case "**" -> {
+            if (q < 0) yield (Object) Math.pow(p, q);
+            yield (Object) BigInteger.valueOf(p).pow((int) q).longValueExact();
+          }
           default -> throw new IllegalArgumentException(op);
         };
       } catch (ArithmeticException e) {
