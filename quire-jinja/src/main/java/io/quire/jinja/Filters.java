@@ -146,7 +146,8 @@ final class Filters {
         case "floor" -> RoundingMode.FLOOR;
         default -> throw new TemplateException("method must be common, ceil or floor");
       };
-      return new BigDecimal(d).setScale((int) precision, mode).doubleValue();
+      double r = new BigDecimal(d).setScale((int) precision, mode).doubleValue();
+      return r == 0 ? Math.copySign(0.0, d) : r;
     });
     FILTERS.put("sort", (v, a) -> {
       List<Object> items = new ArrayList<>(Python.iterate(v));

@@ -45,10 +45,14 @@ final class Interpreter {
   /** The {@code loop} variable of a for loop. */
   static final class Loop {
     private final List<Object> items;
+    private final int depth;
+    private final PyCallable recurse;
     private int index0;
 
-    Loop(List<Object> items) {
+    Loop(List<Object> items, int depth, PyCallable recurse) {
       this.items = items;
+      this.depth = depth;
+      this.recurse = recurse;
     }
 
     Object attribute(String name) {
@@ -61,8 +65,8 @@ final class Interpreter {
         case "first" -> index0 == 0;
         case "last" -> index0 == n - 1;
         case "length" -> (long) n;
-        case "depth" -> 1L; // only recursive loops (unsupported) go deeper
-        case "depth0" -> 0L;
+        case "depth" -> (long) depth;
+        case "depth0" -> (long) depth - 1;
         case "previtem" -> index0 > 0 ? items.get(index0 - 1) : new Undefined("there is no previous item");
         case "nextitem" -> index0 < n - 1 ? items.get(index0 + 1) : new Undefined("there is no next item");
         case "cycle" -> (PyCallable) (args, kw) -> {
@@ -242,8 +246,11 @@ final class Interpreter {
   }
 
   private void execFor(Node.For f, Scope scope, StringBuilder out, Loop outer) {
-    if (f.recursive()) throw new TemplateException("recursive for loops are not supported");
-    Object iterable = eval(f.iter(), scope);
+    runLoop(f, eval(f.iter(), scope), 1, scope, out, outer);
+  }
+
+  /** One pass of a for loop; a recursive loop's {@code loop(items)} renders a nested pass. */
+  private void runLoop(Node.For f, Object iterable, int depth, Scope scope, StringBuilder out, Loop outer) {
     List<Object> items = Python.iterate(iterable);
     if (f.filter() != null) {
       List<Object> kept = new ArrayList<>();
@@ -258,7 +265,12 @@ final class Interpreter {
       exec(f.orElse(), new Scope(scope), out, outer);
       return;
     }
-    Loop loop = new Loop(items);
+    PyCallable recurse = !f.recursive() ? null : (args, kw) -> {
+      StringBuilder nested = new StringBuilder();
+      runLoop(f, new Args("loop", args, kw).required(0, "iterable"), depth + 1, scope, nested, outer);
+      return nested.toString();
+    };
+    Loop loop = new Loop(items, depth, recurse);
     for (int i = 0; i < items.size(); i++) {
       loop.index0 = i;
       Scope s = new Scope(scope);
@@ -310,7 +322,9 @@ final class Interpreter {
       }
       case Expr.DictLit d -> {
         Map<Object, Object> out = new LinkedHashMap<>();
-        for (int i = 0; i < d.keys().size(); i++) out.put(eval(d.keys().get(i), scope), eval(d.values().get(i), scope));
+        for (int i = 0; i < d.keys().size(); i++) {
+          Python.dictPut(out, eval(d.keys().get(i), scope), eval(d.values().get(i), scope));
+        }
         yield out;
       }
       case Expr.GetAttr g -> Python.getattr(eval(g.target(), scope), g.attr());
@@ -412,6 +426,7 @@ final class Interpreter {
 
   private static Object call(Object fn, List<Object> args, Map<String, Object> kwargs) {
     if (fn instanceof PyCallable c) return c.call(args, kwargs);
+    if (fn instanceof Loop l && l.recurse != null) return l.recurse.call(args, kwargs);
     if (fn instanceof Undefined u) throw u.fail();
     throw new TemplateException("'" + Python.typeName(fn) + "' object is not callable");
   }

@@ -46,7 +46,7 @@ final class Methods {
 
   /** ImmutableSandboxedEnvironment refuses methods that modify lists and dicts, and private names. */
   static boolean isUnsafe(Object obj, String name) {
-    if (name.startsWith("_")) return obj != null;
+    if (name.startsWith("__") && !(obj instanceof Map<?, ?> m && m.containsKey(name))) return obj != null;
     return (obj instanceof List && LIST_MUTATORS.contains(name))
         || (obj instanceof Map && DICT_MUTATORS.contains(name));
   }

@@ -160,6 +160,11 @@ final class Python {
     if (Double.isInfinite(d)) return d > 0 ? "inf" : "-inf";
     if (d == 0) return (1 / d < 0) ? "-0.0" : "0.0";
     BigDecimal bd = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+    if (bd.precision() == 2) {
+      // Java prints at least two significant digits (4.9E-324); Python the shortest (5e-324).
+      BigDecimal one = bd.round(new java.math.MathContext(1, java.math.RoundingMode.HALF_EVEN));
+      if (one.doubleValue() == Math.abs(d)) bd = one.stripTrailingZeros();
+    }
     String digits = bd.unscaledValue().toString();
     int decpt = digits.length() - bd.scale(); // value = 0.DIGITS * 10^decpt
     StringBuilder sb = new StringBuilder(d < 0 ? "-" : "");
@@ -414,6 +419,19 @@ final class Python {
       }
     }
     return null;
+  }
+
+  /** dict[key] = value, where keys equal in Python (1, 1.0, True) are the same key. */
+  static void dictPut(Map<Object, Object> map, Object key, Object value) {
+    if (isNumber(key) && !map.containsKey(key)) {
+      for (Map.Entry<Object, Object> e : map.entrySet()) {
+        if (isNumber(e.getKey()) && eq(e.getKey(), key)) {
+          e.setValue(value);
+          return;
+        }
+      }
+    }
+    map.put(key, value);
   }
 
   static PyTuple tuple(List<?> items) {
