@@ -1,59 +1,410 @@
 package io.quire.engine;
 
+import io.quire.engine.core.EngineOverloadedException;
+import io.quire.engine.core.Request;
+import io.quire.engine.core.ScheduledRequest;
+import io.quire.engine.core.Scheduler;
+import io.quire.engine.core.SchedulerConfig;
+import io.quire.engine.core.SchedulerOutput;
+import io.quire.engine.core.SchedulerStats;
+import io.quire.engine.core.SchedulingPolicy;
+import io.quire.engine.sampling.OutputProcessor;
+import io.quire.engine.sampling.SampledToken;
+import io.quire.engine.sampling.Sampler;
+import io.quire.engine.sampling.SamplingState;
+import io.quire.engine.sampling.SequenceOutput;
+import io.quire.engine.sampling.TokenHistory;
+import io.quire.models.GenerationConfig;
+import io.quire.models.LlamaModel;
 import io.quire.models.ModelConfig;
 import io.quire.spi.Backend;
+import io.quire.spi.DType;
+import io.quire.spi.DeviceBatch;
+import io.quire.spi.KvCache;
+import io.quire.spi.Tensor;
 import io.quire.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The engine API that frontends see (DESIGN.md): submit a prompt with sampling parameters and read
- * its stream of deltas, abort, and take stats. One engine serves one model; its engine thread is
- * the only writer of scheduler and KV state.
+ * its stream of deltas, abort, and take stats. One engine serves one model. Its engine thread is
+ * the only writer of scheduler and KV state: {@code loop { schedule -> execute -> sample -> emit }};
+ * callers only enqueue requests and aborts.
  */
 public final class Engine implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(Engine.class.getName());
+
+  /** A submitted request: n sequences sharing one prompt and one output stream. */
+  private static final class Live {
+    final String id;
+    final int[] promptIds;
+    final SamplingParams params;
+    final RequestStream stream;
+    final List<Request> seqs = new ArrayList<>();
+    final long arrival;
+    long firstScheduled, firstToken, lastToken;
+    int generated;
+    int finished;
+    boolean counted; // still counted as waiting for the overload bound
+
+    Live(String id, int[] promptIds, SamplingParams params, RequestStream stream, long arrival) {
+      this.id = id;
+      this.promptIds = promptIds;
+      this.params = params;
+      this.stream = stream;
+      this.arrival = arrival;
+    }
+  }
+
+  /** What the engine thread keeps on each sequence. */
+  private record Seq(Live live, SamplingState sampling, SequenceOutput output) {}
+
+  private record Abort(String requestId) {}
+
+  private final EngineConfig config;
+  private final Backend backend;
+  private final LlamaModel model;
+  private final KvCache kvCache;
+  private final Tokenizer tokenizer;
+  private final GenerationConfig generationConfig;
+  private final Scheduler scheduler;
+  private final OutputProcessor outputs;
+  private final Sampler sampler = new Sampler();
+  private final int maxModelLen;
+  private final int vocabSize;
+  private final LinkedBlockingQueue<Object> intake = new LinkedBlockingQueue<>();
+  private final Map<String, Live> live = new HashMap<>(); // engine thread only
+  private final Map<String, Boolean> liveIds = new ConcurrentHashMap<>();
+  private final AtomicInteger waitingCount = new AtomicInteger();
+  private final Thread thread;
+  private volatile boolean running = true;
+  private volatile EngineStats stats;
+  private float[] hostLogits = new float[0];
+  private long promptTokens, generationTokens, steps, finishedStop, finishedLength, finishedAbort;
+
+  private Engine(EngineConfig config, Backend backend) {
+    this.config = config;
+    this.backend = backend;
+    ModelConfig mc = ModelConfig.load(config.modelDir());
+    try {
+      this.tokenizer = Tokenizer.load(config.modelDir());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot load the tokenizer of " + config.modelDir() + ": " + e.getMessage(), e);
+    }
+    this.generationConfig = GenerationConfig.load(
+        config.modelDir(), GenerationConfig.ModelConfigFallback.of(config.modelDir()));
+    this.model = LlamaModel.load(config.modelDir(), backend, config.maxNumBatchedTokens(), config.maxNumSeqs());
+    this.vocabSize = mc.vocabSize();
+    int numBlocks;
+    if (config.numKvBlocks() != null) {
+      numBlocks = config.numKvBlocks();
+    } else {
+      DType kvType = backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
+      numBlocks = (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.kvCacheBytes() / model.kvBytesPerBlock(config.blockSize(), kvType)));
+    }
+    int len = config.maxModelLen() != null ? config.maxModelLen() : mc.maxPositionEmbeddings();
+    if (mc.slidingWindow() != null && mc.slidingWindow() < len) {
+      // Sliding-window attention is not implemented: within the window, full attention is exact.
+      LOG.warning("max_model_len capped at the model's sliding_window " + mc.slidingWindow());
+      len = mc.slidingWindow();
+    }
+    if ((long) numBlocks * config.blockSize() < len) {
+      LOG.info("max_model_len " + len + " capped at the KV pool's capacity of " + (numBlocks * config.blockSize()) + " tokens");
+      len = numBlocks * config.blockSize();
+    }
+    this.maxModelLen = len;
+    this.kvCache = model.allocateKvCache(numBlocks, config.blockSize());
+    this.scheduler = new Scheduler(new SchedulerConfig(
+        config.maxNumSeqs(), config.maxNumBatchedTokens(), maxModelLen, config.blockSize(), numBlocks,
+        config.enablePrefixCaching(), config.priorityPolicy() ? SchedulingPolicy.PRIORITY : SchedulingPolicy.FCFS,
+        config.maxWaiting(), 0));
+    this.outputs = new OutputProcessor(tokenizer, generationConfig.eosTokenIds(), maxModelLen);
+    updateStats();
+    this.thread = Thread.ofPlatform().name("quire-engine").daemon().unstarted(this::loop);
+  }
 
   /** Loads the model folder onto {@code backend} and starts the engine thread. */
   public static Engine start(EngineConfig config, Backend backend) {
-    throw new UnsupportedOperationException("engine loop lands next");
+    Engine e = new Engine(config, backend);
+    e.thread.start();
+    return e;
   }
 
   /**
    * Queues a request. Throws IllegalArgumentException (bad sampling values, prompt longer than
    * max_model_len, empty prompt: the message names the field and the limit) or
-   * {@link io.quire.engine.core.EngineOverloadedException} when the waiting queue is full.
+   * {@link EngineOverloadedException} when the waiting queue is full.
    *
    * @param requestId unique among live requests
    * @param priority lower runs first under the priority policy (vLLM's convention)
    */
   public RequestStream submit(String requestId, Prompt prompt, SamplingParams params, int priority) {
-    throw new UnsupportedOperationException();
+    if (!running) throw new IllegalStateException("engine is shut down");
+    int[] ids = prompt.tokenIds() != null ? prompt.tokenIds().clone() : tokenizer.encode(prompt.text(), true);
+    if (ids.length == 0) throw new IllegalArgumentException("prompt must not be empty");
+    for (int id : ids) {
+      if (id < 0 || id >= vocabSize) {
+        throw new IllegalArgumentException("prompt token id " + id + " is out of vocabulary (size " + vocabSize + ")");
+      }
+    }
+    if (ids.length >= maxModelLen) {
+      throw new IllegalArgumentException("prompt is " + ids.length + " tokens, max_model_len is " + maxModelLen
+          + ": the prompt must be shorter, to leave room for at least one generated token");
+    }
+    if (params.maxTokens() == null) {
+      Integer d = config.defaultMaxTokens();
+      params = params.toBuilder().maxTokens(d != null ? Math.min(d, maxModelLen - ids.length) : maxModelLen - ids.length).build();
+    }
+    if (waitingCount.incrementAndGet() > config.maxWaiting()) {
+      waitingCount.decrementAndGet();
+      throw new EngineOverloadedException(config.maxWaiting(), config.maxWaiting());
+    }
+    if (liveIds.putIfAbsent(requestId, Boolean.TRUE) != null) {
+      waitingCount.decrementAndGet();
+      throw new IllegalArgumentException("request id " + requestId + " is already in use");
+    }
+    RequestStream stream = new RequestStream(requestId, this);
+    intake.add(new Live(requestId, ids, params, stream, System.nanoTime()));
+    return stream;
   }
 
   /** Aborts a live request; returns false if it is unknown or already finished. */
   public boolean abort(String requestId) {
-    throw new UnsupportedOperationException();
+    if (!liveIds.containsKey(requestId)) return false;
+    intake.add(new Abort(requestId));
+    return true;
   }
 
   public EngineStats stats() {
-    throw new UnsupportedOperationException();
+    return stats;
   }
 
   public Tokenizer tokenizer() {
-    throw new UnsupportedOperationException();
+    return tokenizer;
   }
 
   public ModelConfig modelConfig() {
-    throw new UnsupportedOperationException();
+    return model.config();
+  }
+
+  public GenerationConfig generationConfig() {
+    return generationConfig;
   }
 
   public EngineConfig config() {
-    throw new UnsupportedOperationException();
+    return config;
   }
 
   /** max_model_len in effect. */
   public int maxModelLen() {
-    throw new UnsupportedOperationException();
+    return maxModelLen;
+  }
+
+  // ---- engine thread ----
+
+  private void loop() {
+    while (running) {
+      try {
+        if (!scheduler.hasUnfinished()) {
+          Object o = intake.poll(100, TimeUnit.MILLISECONDS);
+          if (o != null) accept(o);
+        }
+        for (Object o; (o = intake.poll()) != null; ) accept(o);
+        if (scheduler.hasUnfinished()) step();
+        updateStats();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (RuntimeException | Error e) {
+        LOG.log(Level.SEVERE, "engine step failed; failing the running requests", e);
+        failAll(e);
+      }
+    }
+    failAll(new IllegalStateException("engine shut down"));
+  }
+
+  private void accept(Object o) {
+    if (o instanceof Abort a) {
+      Live l = live.get(a.requestId());
+      if (l != null) abortLive(l);
+      return;
+    }
+    Live l = (Live) o;
+    try {
+      int n = l.params.n();
+      for (int i = 0; i < n; i++) {
+        Request r = new Request(n == 1 ? l.id : l.id + "#" + i, l.promptIds, l.params, 0, l.arrival);
+        r.engineState = new Seq(l,
+            SamplingState.create(l.params, i, TokenHistory.of(r), outputs.eosTokenIds()),
+            outputs.newSequence(i, l.promptIds, l.params));
+        scheduler.add(r);
+        l.seqs.add(r);
+      }
+      l.counted = true;
+      live.put(l.id, l);
+    } catch (RuntimeException e) {
+      for (Request r : l.seqs) scheduler.abort(r.requestId());
+      waitingCount.decrementAndGet();
+      liveIds.remove(l.id);
+      l.stream.fail(e);
+    }
+  }
+
+  private void step() {
+    SchedulerOutput out = scheduler.schedule();
+    long now = System.nanoTime();
+    for (ScheduledRequest s : out.scheduled()) {
+      Live l = ((Seq) s.request().engineState).live();
+      if (l.firstScheduled == 0) {
+        l.firstScheduled = now;
+        if (l.counted) {
+          l.counted = false;
+          waitingCount.decrementAndGet();
+        }
+      }
+    }
+    if (out.isEmpty()) return;
+    steps++;
+    int rows = out.numSamples();
+    List<SamplingState> states = new ArrayList<>(rows);
+    for (ScheduledRequest s : out.scheduled()) {
+      if (s.samples()) states.add(((Seq) s.request().engineState).sampling());
+    }
+    int[] sampled = new int[rows];
+    List<SampledToken> tokens = List.of();
+    if (rows > 0 || out.numScheduledTokens() > 0) {
+      try (DeviceBatch db = backend.prepare(out.batch())) {
+        Tensor logits = model.forward(db, kvCache);
+        if (rows > 0) {
+          if (hostLogits.length < rows * vocabSize) hostLogits = new float[rows * vocabSize];
+          backend.copyToHost(logits, hostLogits);
+        }
+      }
+    }
+    if (rows > 0) {
+      tokens = sampler.sample(hostLogits, vocabSize, states);
+      for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
+    }
+    scheduler.onStepDone(out, sampled);
+    now = System.nanoTime();
+    Map<Live, List<CompletionDelta>> emitted = new LinkedHashMap<>();
+    int k = 0;
+    for (ScheduledRequest s : out.scheduled()) {
+      if (!s.samples()) continue;
+      SampledToken t = tokens.get(k++);
+      Request r = s.request();
+      Seq seq = (Seq) r.engineState;
+      Live l = seq.live();
+      if (seq.output().isFinished()) continue; // aborted during the step
+      if (l.firstToken == 0) {
+        l.firstToken = now;
+        promptTokens += l.promptIds.length;
+      }
+      l.lastToken = now;
+      l.generated++;
+      generationTokens++;
+      CompletionDelta d = seq.output().append(t.tokenId(), t.logprob());
+      emitted.computeIfAbsent(l, x -> new ArrayList<>()).add(d);
+      if (d.finishReason() != null) {
+        scheduler.finish(r, d.finishReason());
+        l.finished++;
+        count(d.finishReason());
+      } else if (r.isFinished()) {
+        // The scheduler ended it (max_model_len) where the output processor did not.
+        CompletionDelta end = seq.output().abort();
+        emitted.get(l).add(new CompletionDelta(end.index(), end.newTokenIds(), end.newText(), end.logprobs(), FinishReason.LENGTH, null));
+        l.finished++;
+        count(FinishReason.LENGTH);
+      }
+    }
+    for (Map.Entry<Live, List<CompletionDelta>> e : emitted.entrySet()) emit(e.getKey(), e.getValue());
+  }
+
+  private void count(FinishReason r) {
+    switch (r) {
+      case STOP -> finishedStop++;
+      case LENGTH -> finishedLength++;
+      case ABORT -> finishedAbort++;
+    }
+  }
+
+  private void emit(Live l, List<CompletionDelta> deltas) {
+    boolean done = l.finished == l.seqs.size();
+    RequestMetrics m = null;
+    if (done) {
+      live.remove(l.id);
+      liveIds.remove(l.id);
+      if (l.counted) {
+        l.counted = false;
+        waitingCount.decrementAndGet();
+      }
+      int cached = 0;
+      for (Request r : l.seqs) cached = Math.max(cached, r.numCachedTokens);
+      m = new RequestMetrics(l.arrival, l.firstScheduled, l.firstToken, l.lastToken, System.nanoTime(),
+          l.promptIds.length, l.generated, cached);
+    }
+    l.stream.put(new RequestOutput(l.id, l.promptIds, List.copyOf(deltas), done, m));
+  }
+
+  private void abortLive(Live l) {
+    List<CompletionDelta> deltas = new ArrayList<>();
+    for (Request r : l.seqs) {
+      Seq seq = (Seq) r.engineState;
+      if (seq.output().isFinished()) continue;
+      scheduler.abort(r.requestId());
+      deltas.add(seq.output().abort());
+      l.finished++;
+      count(FinishReason.ABORT);
+    }
+    emit(l, deltas);
+  }
+
+  private void failAll(Throwable cause) {
+    for (Live l : List.copyOf(live.values())) {
+      for (Request r : l.seqs) scheduler.abort(r.requestId());
+      live.remove(l.id);
+      liveIds.remove(l.id);
+      if (l.counted) waitingCount.decrementAndGet();
+      l.stream.fail(new EngineException("engine failed the request: " + cause, cause));
+    }
+    for (Object o; (o = intake.poll()) != null; ) {
+      if (o instanceof Live l) {
+        liveIds.remove(l.id);
+        waitingCount.decrementAndGet();
+        l.stream.fail(new EngineException("engine failed the request: " + cause, cause));
+      }
+    }
+  }
+
+  private void updateStats() {
+    SchedulerStats s = scheduler.stats();
+    stats = new EngineStats(s.numRunning(), s.numWaiting() + intake.size(), s.kvBlocksUsed(), s.kvBlocksTotal(), s.kvUsage(),
+        s.prefixCacheQueries(), s.prefixCacheHits(), s.numPreemptions(), promptTokens, generationTokens, steps,
+        finishedStop, finishedLength, finishedAbort);
   }
 
   @Override
-  public void close() {}
+  public void close() {
+    running = false;
+    thread.interrupt();
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    kvCache.close();
+    model.close();
+  }
 }
