@@ -36,10 +36,28 @@ final class RowKernels {
   /** Index (0-based within the row) of the largest value; the lowest index among ties. */
   static int argmax(float[] a, int off, int len) {
     float m = max(a, off, len);
-    for (int i = 0; i < len; i++) {
+    int i = 0;
+    for (int bound = F.loopBound(len); i < bound; i += F.length()) {
+      VectorMask<Float> hit = FloatVector.fromArray(F, a, off + i).compare(VectorOperators.EQ, m);
+      if (hit.anyTrue()) return i + hit.firstTrue();
+    }
+    for (; i < len; i++) {
       if (a[off + i] == m) return i;
     }
     return 0; // all NaN: nothing sensible to pick
+  }
+
+  /** First index at or after {@code from} whose value exceeds {@code floor}, or len. */
+  static int nextAbove(float[] a, int off, int from, int len, float floor) {
+    int i = from;
+    for (int bound = F.loopBound(len - from) + from; i < bound; i += F.length()) {
+      VectorMask<Float> hit = FloatVector.fromArray(F, a, off + i).compare(VectorOperators.GT, floor);
+      if (hit.anyTrue()) return i + hit.firstTrue();
+    }
+    for (; i < len; i++) {
+      if (a[off + i] > floor) return i;
+    }
+    return len;
   }
 
   /**
@@ -123,20 +141,27 @@ final class RowKernels {
     if (m <= 0) return 0;
     int size = 0;
     float worst = Float.NEGATIVE_INFINITY;
-    for (int i = 0; i < len; i++) {
-      float x = a[off + i];
-      if (x < threshold || x != x) continue;
+    int i = 0;
+    while (i < len) {
       if (size == m) {
-        // A later id with an equal value ranks below every entry already kept.
-        if (x <= worst) continue;
-        out[0] = pack(x, i);
-        siftDown(out, size);
-        worst = valueOf(a, off, out[0]);
-      } else {
-        out[size] = pack(x, i);
-        siftUp(out, size++);
-        if (size == m) worst = valueOf(a, off, out[0]);
+        // Skip, a vector at a time, everything not better than the worst kept value (a later id
+        // with an equal value ranks below every entry already kept).
+        i = nextAbove(a, off, i, len, worst);
+        if (i == len) break;
       }
+      float x = a[off + i];
+      if (x >= threshold) { // false for NaN
+        if (size == m) {
+          out[0] = pack(x, i);
+          siftDown(out, size);
+          worst = valueOf(a, off, out[0]);
+        } else {
+          out[size] = pack(x, i);
+          siftUp(out, size++);
+          if (size == m) worst = valueOf(a, off, out[0]);
+        }
+      }
+      i++;
     }
     Arrays.sort(out, 0, size);
     return size;

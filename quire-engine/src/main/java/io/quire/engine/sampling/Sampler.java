@@ -22,13 +22,12 @@ import java.util.stream.IntStream;
  *       from what is left by inverse CDF with the row's counter-based uniform.
  * </ol>
  *
- * <p>Probabilities are {@code exp((logit - max) / T)} in fp32 (vectorised), summed in fp64 per
- * block. top_k and top_p select with a bounded heap over the vocab and sort only the survivors; top_p
- * without top_k grows the heap (64, 512, ...) until the nucleus fits. Rows run in parallel when the
- * batch is large. The logits array is scratch: penalties and masks are written into it.
+ * <p>Probabilities are {@code exp((logit - max) / T)} in fp32 (vectorised), summed in fp64. No
+ * pass sorts the vocab: top_k keeps a size-k heap and sorts the k survivors (top_p then walks
+ * them); top_p alone is a radix select on the weights ({@link Nucleus}). Rows run in parallel
+ * when the batch is large. The logits array is scratch: penalties and masks are written into it.
  */
 public final class Sampler {
-  private static final int FIRST_NUCLEUS_GUESS = 64;
   private static final int MAX_HEAP_TOP_K = 4096;
   private static final long PARALLEL_MIN_ELEMENTS = 1L << 18;
 
@@ -124,23 +123,8 @@ public final class Sampler {
       }
       return sampleSorted(logits, off, count, max, invT, p, u, s);
     }
-    if (p < 1f) {
-      // Grow the candidate list until it holds the nucleus (or every candidate).
-      double total = RowKernels.expWeights(logits, off, vocab, max, invT, threshold, s.w, s.blockSums);
-      for (int m = FIRST_NUCLEUS_GUESS; ; m *= 8) {
-        if (m >= vocab / 4) {
-          int count = RowKernels.sortAll(logits, off, vocab, threshold, s.packed(vocab));
-          return sampleSorted(logits, off, count, max, invT, p, u, s);
-        }
-        int count = RowKernels.topM(logits, off, vocab, m, threshold, s.packed(m));
-        double mass = 0;
-        for (int i = 0; i < count; i++) mass += s.w[RowKernels.unpackId(s.packed[i])];
-        if (count < m || mass >= p * total) {
-          return sampleSorted(logits, off, count, max, invT, p, u, s);
-        }
-      }
-    }
     double total = RowKernels.expWeights(logits, off, vocab, max, invT, threshold, s.w, s.blockSums);
+    if (p < 1f) return Nucleus.sample(s.w, vocab, total, p, u, s.members, s.hist);
     return RowKernels.walk(s.w, s.blockSums, vocab, u * total);
   }
 
@@ -185,12 +169,15 @@ public final class Sampler {
     double[] blockSums = new double[0];
     long[] packed = new long[0];
     double[] sorted = new double[0];
+    int[] members = new int[0];
+    final double[] hist = new double[1 << 12];
 
     void ensure(int vocab) {
       if (raw.length < vocab) {
         raw = new float[vocab];
         w = new float[vocab];
         blockSums = new double[(vocab + RowKernels.BLOCK - 1) / RowKernels.BLOCK];
+        members = new int[vocab];
       }
     }
 
