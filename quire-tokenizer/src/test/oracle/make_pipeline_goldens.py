@@ -6,6 +6,10 @@ added-token flags, and records what tokenizers (the Rust library, pip package `t
 does with them. Also records raw encodings of random strings for the real tokenizers, to fuzz
 the regex and byte-level paths. Needs only `pip install tokenizers==0.23.2`.
 
+With transformers installed (5.17), also records AutoTokenizer on random strings for the real
+tokenizers and for variants of their tokenizer_config.json (legacy, add_prefix_space,
+add_bos/eos_token), the settings TransformersCompat reads.
+
 Writes quire-tokenizer/src/test/resources/pipelines/<name>/tokenizer.json and
 pipelines/goldens.json. Usage: python3 make_pipeline_goldens.py (from anywhere).
 """
@@ -109,6 +113,40 @@ def record(tok, texts):
     return cases
 
 
+VARIANTS = {
+    "llama2": [{}, {"legacy": False}, {"add_prefix_space": False}, {"add_eos_token": True}, {"add_bos_token": False, "legacy": False}],
+    "llama3": [{}, {"add_bos_token": True}, {"add_bos_token": True, "add_eos_token": True}],
+    "qwen3": [{}, {"add_eos_token": True}],
+}
+
+
+def auto_goldens(goldens):
+    import shutil, tempfile
+    import transformers
+    from transformers import AutoTokenizer
+    goldens["transformers_version"] = transformers.__version__
+    goldens["auto"] = []
+    for name, variants in VARIANTS.items():
+        texts = random_texts(7 + sum(map(ord, name)), 150) + EXTRA
+        for overrides in variants:
+            d = tempfile.mkdtemp()
+            with gzip.open(os.path.join(ROOT, "testdata", "tokenizers", name, "tokenizer.json.gz"), "rb") as f, open(os.path.join(d, "tokenizer.json"), "wb") as g:
+                shutil.copyfileobj(f, g)
+            config = json.load(open(os.path.join(ROOT, "testdata", "tokenizers", name, "tokenizer_config.json"), encoding="utf-8"))
+            config.update(overrides)
+            json.dump(config, open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8"))
+            tok = AutoTokenizer.from_pretrained(d)
+            cases = []
+            for text in texts:
+                ids = tok.encode(text, add_special_tokens=False)
+                ids_special = tok.encode(text, add_special_tokens=True)
+                cases.append({"text": text, "ids": ids, "ids_special": ids_special,
+                              "decode": tok.decode(ids_special, skip_special_tokens=False),
+                              "decode_skip": tok.decode(ids_special, skip_special_tokens=True)})
+            goldens["auto"].append({"tokenizer": name, "config_overrides": overrides, "cases": cases})
+            shutil.rmtree(d)
+
+
 def main():
     goldens = {"tokenizers_version": tokenizers.__version__, "pipelines": {}, "fuzz": {}}
     for name, tok in pipelines().items():
@@ -120,6 +158,7 @@ def main():
         with gzip.open(os.path.join(ROOT, "testdata", "tokenizers", name, "tokenizer.json.gz"), "rt", encoding="utf-8") as f:
             tok = Tokenizer.from_str(f.read())
         goldens["fuzz"][name] = record(tok, random_texts(sum(map(ord, name)), 300) + EXTRA)
+    auto_goldens(goldens)
     with open(os.path.join(OUT, "goldens.json"), "w", encoding="utf-8") as f:
         json.dump(goldens, f, ensure_ascii=False, indent=0)
     print("pipelines", len(goldens["pipelines"]), "fuzz", {k: len(v) for k, v in goldens["fuzz"].items()})

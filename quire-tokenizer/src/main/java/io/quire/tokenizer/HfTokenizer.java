@@ -72,7 +72,7 @@ final class HfTokenizer implements Tokenizer {
             model,
             PostProcessor.fromJson(root.get("post_processor"), ids),
             Decoder.fromJson(root.get("decoder")));
-    if (mode == Mode.AUTO_TOKENIZER) pipeline = TransformersCompat.adapt(pipeline, root, config, ids);
+    if (mode == Mode.AUTO_TOKENIZER) pipeline = TransformersCompat.adapt(pipeline, root, config);
     return new HfTokenizer(pipeline, new AddedVocabulary(tokens, pipeline.normalizer()), config);
   }
 

@@ -35,15 +35,6 @@ sealed interface PostProcessor {
     }
   }
 
-  /** The template transformers builds from add_bos_token / add_eos_token. */
-  static PostProcessor bosEos(Integer bos, Integer eos) {
-    List<Piece> single = new ArrayList<>();
-    if (bos != null) single.add(new Piece(false, new int[] {bos}));
-    single.add(new Piece(true, null));
-    if (eos != null) single.add(new Piece(false, new int[] {eos}));
-    return new Template(List.copyOf(single));
-  }
-
   static PostProcessor fromJson(JsonNode node, Map<String, Integer> tokenIds) {
     if (node == null || node.isNull()) return null;
     String type = node.path("type").asText();

@@ -23,7 +23,7 @@ record TokenizerConfig(
     Path file = dir.resolve("tokenizer_config.json");
     TokenizerConfig config = Files.exists(file) ? fromJson(json.readTree(file.toFile())) : EMPTY;
     Path jinja = dir.resolve("chat_template.jinja");
-    if (config.chatTemplate() == null && Files.exists(jinja)) {
+    if (Files.exists(jinja)) { // transformers prefers the file to the config entry
       config =
           new TokenizerConfig(
               config.tokenizerClass(),

@@ -3,7 +3,6 @@ package io.quire.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -14,19 +13,13 @@ import java.util.regex.Pattern;
 final class TransformersCompat {
   private TransformersCompat() {}
 
-  static Pipeline adapt(Pipeline file, JsonNode tokenizerJson, TokenizerConfig config, Map<String, Integer> ids) {
+  static Pipeline adapt(Pipeline file, JsonNode tokenizerJson, TokenizerConfig config) {
     Pipeline p = file;
     if (isLlamaClass(config.tokenizerClass()) && isSentencePieceStyle(tokenizerJson)) {
       p = rebuildLlama(p, config);
     }
-    // TokenizersBackend keeps the file's post-processor unless tokenizer_config.json sets
-    // add_bos_token / add_eos_token (or the file has none); then it writes a BOS/EOS template.
-    if (config.addBosToken() != null || config.addEosToken() != null || p.postProcessor() == null) {
-      boolean addBos = Boolean.TRUE.equals(config.addBosToken()) && config.bosToken() != null;
-      boolean addEos = Boolean.TRUE.equals(config.addEosToken()) && config.eosToken() != null;
-      p = p.withPostProcessor(
-          PostProcessor.bosEos(addBos ? ids.get(config.bosToken()) : null, addEos ? ids.get(config.eosToken()) : null));
-    }
+    // add_bos_token / add_eos_token of tokenizer_config.json are dropped when tokenizer.json exists
+    // (PreTrainedTokenizerBase._from_pretrained), so the file's post-processor stays.
     // clean_up_tokenization_spaces: transformers 5 ignores it for BPE models, the only kind Quire loads.
     return p;
   }

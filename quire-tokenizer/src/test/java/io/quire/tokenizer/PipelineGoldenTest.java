@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +24,8 @@ import org.junit.jupiter.api.TestFactory;
  * Pipeline pieces the real tokenizers do not use (Split behaviours, NFKC/NFD, Lowercase, Strip,
  * Whitespace, Digits, Punctuation, Metaspace schemes, added-token flags, subword prefixes, ...)
  * and random strings through the real tokenizers, against tokenizers 0.23 itself: tiny tokenizers
- * and goldens made by src/test/oracle/make_pipeline_goldens.py.
+ * and goldens made by src/test/oracle/make_pipeline_goldens.py; and AutoTokenizer (transformers
+ * 5.17) on random strings with variants of the real tokenizer_config.json files.
  */
 class PipelineGoldenTest {
   private static final Path DIR = resourceDir("pipelines");
@@ -33,7 +36,7 @@ class PipelineGoldenTest {
     List<DynamicContainer> out = new ArrayList<>();
     for (Map.Entry<String, JsonNode> e : GOLDENS.path("pipelines").properties()) {
       String name = e.getKey();
-      out.add(DynamicContainer.dynamicContainer(name, cases(e.getValue(), () -> load(DIR.resolve(name)))));
+      out.add(DynamicContainer.dynamicContainer(name, cases(e.getValue(), () -> load(DIR.resolve(name), Tokenizer.Mode.TOKENIZER_FILE))));
     }
     return out.stream();
   }
@@ -50,6 +53,25 @@ class PipelineGoldenTest {
     return out.stream();
   }
 
+  @TestFactory
+  Stream<DynamicContainer> autoTokenizerMatchesTransformersOnConfigVariants() throws IOException {
+    List<DynamicContainer> out = new ArrayList<>();
+    for (JsonNode variant : GOLDENS.path("auto")) {
+      String name = variant.path("tokenizer").asText();
+      JsonNode overrides = variant.path("config_overrides");
+      Path dir = Files.createTempDirectory("tok-" + name);
+      Files.copy(TestData.tokenizerDir(name).resolve("tokenizer.json.gz"), dir.resolve("tokenizer.json.gz"));
+      ObjectMapper json = new ObjectMapper();
+      ObjectNode config = (ObjectNode) json.readTree(TestData.tokenizerDir(name).resolve("tokenizer_config.json").toFile());
+      config.setAll((ObjectNode) overrides);
+      json.writeValue(dir.resolve("tokenizer_config.json").toFile(), config);
+      java.util.function.Supplier<Tokenizer> tok =
+          overrides.isEmpty() ? () -> TestData.tokenizer(name, Tokenizer.Mode.AUTO_TOKENIZER) : () -> load(dir, Tokenizer.Mode.AUTO_TOKENIZER);
+      out.add(DynamicContainer.dynamicContainer(name + " " + overrides, cases(variant.path("cases"), tok)));
+    }
+    return out.stream();
+  }
+
   private static Stream<DynamicTest> cases(JsonNode cases, java.util.function.Supplier<Tokenizer> tokenizer) {
     List<DynamicTest> tests = new ArrayList<>();
     int i = 0;
@@ -62,6 +84,7 @@ class PipelineGoldenTest {
                 Tokenizer tok = tokenizer.get();
                 int[] special = TestData.ints(c.path("ids_special"));
                 List<String> tokens = new ArrayList<>();
+                if (!c.has("tokens")) c.path("ids").forEach(id -> tokens.add(tok.idToToken(id.asInt())));
                 c.path("tokens").forEach(t -> tokens.add(t.asText()));
                 List<String> actualTokens = new ArrayList<>();
                 for (int id : TestData.ints(c.path("ids"))) actualTokens.add(tok.idToToken(id));
@@ -83,12 +106,12 @@ class PipelineGoldenTest {
 
   private static final Map<Path, Tokenizer> LOADED = new java.util.concurrent.ConcurrentHashMap<>();
 
-  private static Tokenizer load(Path dir) {
+  private static Tokenizer load(Path dir, Tokenizer.Mode mode) {
     return LOADED.computeIfAbsent(
         dir,
         d -> {
           try {
-            return Tokenizer.load(d, Tokenizer.Mode.TOKENIZER_FILE);
+            return Tokenizer.load(d, mode);
           } catch (IOException ex) {
             throw new UncheckedIOException(ex);
           }
