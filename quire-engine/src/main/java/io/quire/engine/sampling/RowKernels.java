@@ -60,6 +60,23 @@ final class RowKernels {
     return len;
   }
 
+  /** Writes the indices whose value exceeds floor, ascending, into out; returns how many. */
+  static int collectAbove(float[] a, int off, int len, float floor, int[] out) {
+    int n = 0;
+    int i = 0;
+    for (int bound = F.loopBound(len); i < bound; i += F.length()) {
+      long hits = FloatVector.fromArray(F, a, off + i).compare(VectorOperators.GT, floor).toLong();
+      while (hits != 0) {
+        out[n++] = i + Long.numberOfTrailingZeros(hits);
+        hits &= hits - 1;
+      }
+    }
+    for (; i < len; i++) {
+      if (a[off + i] > floor) out[n++] = i;
+    }
+    return n;
+  }
+
   /**
    * w[i] = exp((a[i] - max) * invTemperature) where a[i] >= threshold, else 0. Writes per-block
    * sums into {@code blockSums} and returns their total.

@@ -124,7 +124,7 @@ public final class Sampler {
       return sampleSorted(logits, off, count, max, invT, p, u, s);
     }
     double total = RowKernels.expWeights(logits, off, vocab, max, invT, threshold, s.w, s.blockSums);
-    if (p < 1f) return Nucleus.sample(s.w, vocab, total, p, u, s.members, s.hist);
+    if (p < 1f) return Nucleus.sample(s.w, vocab, total, p, u, s.candidates, s.members, s.hist);
     return RowKernels.walk(s.w, s.blockSums, vocab, u * total);
   }
 
@@ -169,6 +169,7 @@ public final class Sampler {
     double[] blockSums = new double[0];
     long[] packed = new long[0];
     double[] sorted = new double[0];
+    int[] candidates = new int[0];
     int[] members = new int[0];
     final double[] hist = new double[1 << 12];
 
@@ -177,6 +178,7 @@ public final class Sampler {
         raw = new float[vocab];
         w = new float[vocab];
         blockSums = new double[(vocab + RowKernels.BLOCK - 1) / RowKernels.BLOCK];
+        candidates = new int[vocab];
         members = new int[vocab];
       }
     }

@@ -96,7 +96,7 @@ class SamplerTest {
 
   @Test
   void topKAndTopPSampleOnlyFromTheirCandidates() {
-    RandomRuns.forEachSeed(10, rnd -> {
+    RandomRuns.forEachSeed(8, rnd -> {
       int vocab = 1000 + rnd.nextInt(20000);
       float[] x = RandomRuns.logits(rnd, vocab);
       Integer[] order = IntStream.range(0, vocab).boxed().toArray(Integer[]::new);
@@ -112,7 +112,7 @@ class SamplerTest {
         nucleus.add(i);
         before += probs[i];
       }
-      for (int draw = 0; draw < 200; draw++) {
+      for (int draw = 0; draw < 100; draw++) {
         int a = sampleOne(x, state(SamplingParams.builder().temperature(0.8f).topK(k).build(), rnd.nextLong()));
         assertTrue(topK.contains(a), "top_k " + k + " sampled " + a);
         int b = sampleOne(x, state(SamplingParams.builder().temperature(0.8f).topP(topP).build(), rnd.nextLong()));
@@ -308,7 +308,7 @@ class SamplerTest {
   @Test
   void truncatedSamplingFollowsTheRenormalisedSoftmax() {
     float[] l = {1.0f, 2.0f, 0.5f, -1.0f, 3.0f, 2.5f, 0.0f, 1.5f};
-    int n = 40_000;
+    int n = 20_000;
     // T = 1: probabilities 0.0545 0.1481 0.0331 0.0074 0.4027 0.2443 0.0200 0.0899 (id order).
     // top_k 4 keeps {4, 5, 1, 7}; top_p 0.7 keeps {4, 5, 1}: the mass before 1 is 0.647 < 0.7,
     // before 7 it is 0.795.
@@ -382,8 +382,8 @@ class SamplerTest {
     for (int i = 0; i < vocab; i++) flat[i] = (float) (rnd.nextDouble() * 0.01);
     var p = SamplingParams.builder().topP(0.95f).build();
     Set<Integer> seen = new HashSet<>();
-    for (long seed = 0; seed < 200; seed++) seen.add(sampleOne(flat, state(p, seed)));
-    assertTrue(seen.size() > 190, "draws should spread over the vocab, got " + seen.size() + " distinct");
+    for (long seed = 0; seed < 100; seed++) seen.add(sampleOne(flat, state(p, seed)));
+    assertTrue(seen.size() > 95, "draws should spread over the vocab, got " + seen.size() + " distinct");
     float[] peaked = RandomRuns.logits(rnd, vocab);
     assertNotEquals(-1, sampleOne(peaked, state(p, 3)));
   }
