@@ -54,13 +54,15 @@ public final class Engine implements AutoCloseable {
     final RequestStream stream;
     final List<Request> seqs = new ArrayList<>();
     final long arrival;
+    final int priority;
     long firstScheduled, firstToken, lastToken;
     int generated;
     int finished;
     boolean counted; // still counted as waiting for the overload bound
 
-    Live(String id, int[] promptIds, SamplingParams params, RequestStream stream, long arrival) {
+    Live(String id, int[] promptIds, SamplingParams params, int priority, RequestStream stream, long arrival) {
       this.id = id;
+      this.priority = priority;
       this.promptIds = promptIds;
       this.params = params;
       this.stream = stream;
@@ -176,7 +178,7 @@ public final class Engine implements AutoCloseable {
       throw new IllegalArgumentException("request id " + requestId + " is already in use");
     }
     RequestStream stream = new RequestStream(requestId, this);
-    intake.add(new Live(requestId, ids, params, stream, System.nanoTime()));
+    intake.add(new Live(requestId, ids, params, priority, stream, System.nanoTime()));
     return stream;
   }
 
@@ -245,7 +247,7 @@ public final class Engine implements AutoCloseable {
     try {
       int n = l.params.n();
       for (int i = 0; i < n; i++) {
-        Request r = new Request(n == 1 ? l.id : l.id + "#" + i, l.promptIds, l.params, 0, l.arrival);
+        Request r = new Request(n == 1 ? l.id : l.id + "#" + i, l.promptIds, l.params, l.priority, l.arrival);
         r.engineState = new Seq(l,
             SamplingState.create(l.params, i, TokenHistory.of(r), outputs.eosTokenIds()),
             outputs.newSequence(i, l.promptIds, l.params));
