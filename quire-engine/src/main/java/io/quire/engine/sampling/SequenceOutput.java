@@ -116,14 +116,21 @@ public final class SequenceOutput {
 
   /** Ends the sequence on the client's or the server's request, releasing held-back text. */
   public CompletionDelta abort() {
+    return finish(FinishReason.ABORT);
+  }
+
+  /**
+   * Ends the sequence for a reason decided outside (abort, or a length limit the scheduler
+   * enforces), releasing held-back text.
+   */
+  public CompletionDelta finish(FinishReason reason) {
     if (finishReason != null) {
       throw new IllegalStateException(
           "sequence " + index + " already finished (" + finishReason.wireName() + ")");
     }
-    finishReason = FinishReason.ABORT;
+    finishReason = reason;
     return new CompletionDelta(
-        index, new int[0], release(), params.logprobs() == null ? null : List.of(),
-        FinishReason.ABORT, null);
+        index, new int[0], release(), params.logprobs() == null ? null : List.of(), reason, null);
   }
 
   private String release() {

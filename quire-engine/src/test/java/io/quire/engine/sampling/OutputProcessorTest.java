@@ -96,6 +96,12 @@ class OutputProcessorTest {
     assertEquals(" S", aborted.newText());
     assertEquals(FinishReason.ABORT, aborted.finishReason());
     assertThrows(IllegalStateException.class, () -> seq.append(HELLO, null));
+
+    SequenceOutput capped = OUTPUTS.newSequence(0, new int[] {X}, params().stop(" Sx").build());
+    capped.append(S, null);
+    CompletionDelta end = capped.finish(FinishReason.LENGTH);
+    assertEquals(" S", end.newText());
+    assertEquals(FinishReason.LENGTH, capped.finishReason());
   }
 
   @Test
