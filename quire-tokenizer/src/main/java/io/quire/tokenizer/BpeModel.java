@@ -2,8 +2,7 @@ package io.quire.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -84,31 +83,8 @@ final class BpeModel {
     return merges;
   }
 
-  static BpeModel fromJson(JsonNode model) {
-    Map<String, Integer> vocab = new HashMap<>(model.path("vocab").size() * 2);
-    for (Iterator<Map.Entry<String, JsonNode>> it = model.path("vocab").properties().iterator(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      vocab.put(e.getKey(), e.getValue().asInt());
-    }
-    JsonNode mergesNode = model.path("merges");
-    Iterable<String[]> merges =
-        () ->
-            new Iterator<>() {
-              final Iterator<JsonNode> it = mergesNode.iterator();
-
-              public boolean hasNext() {
-                return it.hasNext();
-              }
-
-              public String[] next() {
-                JsonNode m = it.next();
-                if (m.isArray()) return new String[] {m.get(0).asText(), m.get(1).asText()};
-                String s = m.asText();
-                int sp = s.indexOf(' ', 1);
-                if (sp < 0) throw new IllegalArgumentException("merge \"" + s + "\" is not two tokens separated by a space");
-                return new String[] {s.substring(0, sp), s.substring(sp + 1)};
-              }
-            };
+  /** The model from tokenizer.json's "model" object (without vocab and merges) and those two. */
+  static BpeModel fromJson(JsonNode model, Map<String, Integer> vocab, List<String[]> merges) {
     Options options =
         new Options(
             textOrNull(model.get("unk_token")),

@@ -2,15 +2,14 @@ package io.quire.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.OptionalInt;
 import java.util.zip.GZIPInputStream;
 
@@ -43,15 +42,15 @@ final class HfTokenizer implements Tokenizer {
 
   static Tokenizer load(Path dir, Mode mode) throws IOException {
     ObjectMapper json = new ObjectMapper();
-    JsonNode root = readTokenizerJson(dir, json);
+    TokenizerJson file = readTokenizerJson(dir, json);
+    JsonNode root = file.root();
     TokenizerConfig config = TokenizerConfig.load(dir, json);
     String modelType = root.path("model").path("type").asText("BPE");
     if (!modelType.equals("BPE")) {
       throw new IllegalArgumentException("unsupported tokenizer model type \"" + modelType + "\" in " + dir + " (only BPE)");
     }
-    BpeModel model = BpeModel.fromJson(root.path("model"));
+    BpeModel model = BpeModel.fromJson(root.path("model"), file.vocab(), file.merges());
     List<AddedVocabulary.AddedToken> tokens = new ArrayList<>();
-    Map<String, Integer> ids = new HashMap<>(model.vocab());
     for (JsonNode t : root.path("added_tokens")) {
       AddedVocabulary.AddedToken token =
           new AddedVocabulary.AddedToken(
@@ -63,26 +62,29 @@ final class HfTokenizer implements Tokenizer {
               t.path("rstrip").asBoolean(false),
               t.path("normalized").asBoolean(true));
       tokens.add(token);
-      ids.put(token.content(), token.id());
     }
     Pipeline pipeline =
         new Pipeline(
             Normalizer.fromJson(root.get("normalizer")),
             PreTokenizer.fromJson(root.get("pre_tokenizer")),
             model,
-            PostProcessor.fromJson(root.get("post_processor"), ids),
+            PostProcessor.fromJson(root.get("post_processor")),
             Decoder.fromJson(root.get("decoder")));
     if (mode == Mode.AUTO_TOKENIZER) pipeline = TransformersCompat.adapt(pipeline, root, config);
     return new HfTokenizer(pipeline, new AddedVocabulary(tokens, pipeline.normalizer()), config);
   }
 
-  private static JsonNode readTokenizerJson(Path dir, ObjectMapper json) throws IOException {
+  private static TokenizerJson readTokenizerJson(Path dir, ObjectMapper json) throws IOException {
     Path plain = dir.resolve("tokenizer.json");
-    if (Files.exists(plain)) return json.readTree(plain.toFile());
+    if (Files.exists(plain)) {
+      try (InputStream in = new BufferedInputStream(Files.newInputStream(plain), 1 << 16)) {
+        return TokenizerJson.read(in, json);
+      }
+    }
     Path gz = dir.resolve("tokenizer.json.gz");
     if (Files.exists(gz)) {
       try (InputStream in = new GZIPInputStream(Files.newInputStream(gz), 1 << 16)) {
-        return json.readTree(in);
+        return TokenizerJson.read(in, json);
       }
     }
     throw new NoSuchFileException(plain.toString(), null, "no tokenizer.json or tokenizer.json.gz in " + dir);

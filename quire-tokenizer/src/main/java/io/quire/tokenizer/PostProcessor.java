@@ -3,7 +3,6 @@ package io.quire.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /** A tokenizer.json post-processor: adds special tokens (BOS etc.) around an encoded sequence. */
 sealed interface PostProcessor {
@@ -35,7 +34,7 @@ sealed interface PostProcessor {
     }
   }
 
-  static PostProcessor fromJson(JsonNode node, Map<String, Integer> tokenIds) {
+  static PostProcessor fromJson(JsonNode node) {
     if (node == null || node.isNull()) return null;
     String type = node.path("type").asText();
     return switch (type) {
@@ -65,7 +64,7 @@ sealed interface PostProcessor {
       case "Sequence" -> {
         List<PostProcessor> list = new ArrayList<>();
         for (JsonNode p : node.path("processors")) {
-          PostProcessor child = fromJson(p, tokenIds);
+          PostProcessor child = fromJson(p);
           if (child != null) list.add(child);
         }
         yield new Sequence(List.copyOf(list));
