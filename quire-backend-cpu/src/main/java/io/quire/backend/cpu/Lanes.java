@@ -1,34 +1,32 @@
 package io.quire.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShuffle;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Horizontal sum in a fixed tree order. {@code reduceLanes(ADD)} sums in one order when C2 has
- * compiled the caller and in another before, so a row's result would depend on JIT warm-up; this
- * keeps outputs bitwise reproducible (and batch invariant) from the first call.
+ * Horizontal sums in a fixed tree order, from lanes spilled to an array.
+ *
+ * <p>Why not {@code reduceLanes(ADD)}: it sums in one order once C2 has compiled the caller and in
+ * another before, so a row's result would depend on JIT warm-up and the batch it ran in. Why an
+ * array: a vector passed to a call that C2 does not inline is boxed, and a boxed accumulator in a
+ * kernel loop defeats the intrinsics (measured: 5x slower matmul).
  */
 final class Lanes {
-  private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-  private static final VectorShuffle<Float>[] HALVES = halves();
+  static final int F = FloatVector.SPECIES_PREFERRED.length();
 
   private Lanes() {}
 
-  @SuppressWarnings("unchecked")
-  private static VectorShuffle<Float>[] halves() {
-    int steps = Integer.numberOfTrailingZeros(FS.length());
-    VectorShuffle<Float>[] s = new VectorShuffle[steps];
-    for (int i = 0, d = FS.length() / 2; i < steps; i++, d /= 2) {
-      s[i] = VectorShuffle.iota(FS, d, 1, true);
+  /** Sums lanes[0, F) pairwise (lane i + lane i+F/2, ...); overwrites them. */
+  static float sum(float[] lanes) {
+    if (F == 16) {
+      float[] l = lanes;
+      return (((l[0] + l[8]) + (l[4] + l[12])) + ((l[2] + l[10]) + (l[6] + l[14])))
+          + (((l[1] + l[9]) + (l[5] + l[13])) + ((l[3] + l[11]) + (l[7] + l[15])));
     }
-    return s;
-  }
-
-  static float sum(FloatVector v) {
-    for (VectorShuffle<Float> s : HALVES) {
-      v = v.add(v.rearrange(s));
+    for (int w = F / 2; w >= 1; w /= 2) {
+      for (int i = 0; i < w; i++) {
+        lanes[i] += lanes[i + w];
+      }
     }
-    return v.lane(0);
+    return lanes[0];
   }
 }

@@ -220,13 +220,16 @@ final class Matmul {
   // ---- kernels: x rows in xs at x0 + j*xStride, w rows at byte offsets w0 and w0 + wRow, ----
   // ---- out[j][r] at byte offset o0 + j*outRow + r*4. Only whole chunks; tail() adds the rest. ----
 
+  // bf16 kernels keep separate accumulators for even and odd elements (two independent FMA chains
+  // per output) and add them before the lane sum; all three do it in the same order.
+
   private static void bf16x4x2(
       MemorySegment w, long w0, long wRow, float[] xs, int x0, int xStride, int chunks,
       MemorySegment out, long o0, long outRow) {
-    FloatVector a00 = FloatVector.zero(FS), a01 = FloatVector.zero(FS);
-    FloatVector a10 = FloatVector.zero(FS), a11 = FloatVector.zero(FS);
-    FloatVector a20 = FloatVector.zero(FS), a21 = FloatVector.zero(FS);
-    FloatVector a30 = FloatVector.zero(FS), a31 = FloatVector.zero(FS);
+    float[] lanes = new float[F];
+    FloatVector z = FloatVector.zero(FS);
+    FloatVector e00 = z, o00 = z, e01 = z, o01 = z, e10 = z, o10 = z, e11 = z, o11 = z;
+    FloatVector e20 = z, o20 = z, e21 = z, o21 = z, e30 = z, o30 = z, e31 = z, o31 = z;
     long w1 = w0 + wRow;
     for (int c = 0; c < chunks; c++) {
       long wo = c * BF_CHUNK_BYTES;
@@ -239,67 +242,102 @@ final class Matmul {
       int xi = x0 + c * BF_CHUNK;
       FloatVector xe = FloatVector.fromArray(FS, xs, xi);
       FloatVector xo = FloatVector.fromArray(FS, xs, xi + F);
-      a00 = po.fma(xo, pe.fma(xe, a00));
-      a01 = qo.fma(xo, qe.fma(xe, a01));
+      e00 = pe.fma(xe, e00);
+      o00 = po.fma(xo, o00);
+      e01 = qe.fma(xe, e01);
+      o01 = qo.fma(xo, o01);
       xi += xStride;
       xe = FloatVector.fromArray(FS, xs, xi);
       xo = FloatVector.fromArray(FS, xs, xi + F);
-      a10 = po.fma(xo, pe.fma(xe, a10));
-      a11 = qo.fma(xo, qe.fma(xe, a11));
+      e10 = pe.fma(xe, e10);
+      o10 = po.fma(xo, o10);
+      e11 = qe.fma(xe, e11);
+      o11 = qo.fma(xo, o11);
       xi += xStride;
       xe = FloatVector.fromArray(FS, xs, xi);
       xo = FloatVector.fromArray(FS, xs, xi + F);
-      a20 = po.fma(xo, pe.fma(xe, a20));
-      a21 = qo.fma(xo, qe.fma(xe, a21));
+      e20 = pe.fma(xe, e20);
+      o20 = po.fma(xo, o20);
+      e21 = qe.fma(xe, e21);
+      o21 = qo.fma(xo, o21);
       xi += xStride;
       xe = FloatVector.fromArray(FS, xs, xi);
       xo = FloatVector.fromArray(FS, xs, xi + F);
-      a30 = po.fma(xo, pe.fma(xe, a30));
-      a31 = qo.fma(xo, qe.fma(xe, a31));
+      e30 = pe.fma(xe, e30);
+      o30 = po.fma(xo, o30);
+      e31 = qe.fma(xe, e31);
+      o31 = qo.fma(xo, o31);
     }
-    store2(out, o0, a00, a01);
-    store2(out, o0 + outRow, a10, a11);
-    store2(out, o0 + 2 * outRow, a20, a21);
-    store2(out, o0 + 3 * outRow, a30, a31);
+    e00.add(o00).intoArray(lanes, 0);
+    store(out, o0, lanes);
+    e01.add(o01).intoArray(lanes, 0);
+    store(out, o0 + 4, lanes);
+    e10.add(o10).intoArray(lanes, 0);
+    store(out, o0 + outRow, lanes);
+    e11.add(o11).intoArray(lanes, 0);
+    store(out, o0 + outRow + 4, lanes);
+    e20.add(o20).intoArray(lanes, 0);
+    store(out, o0 + 2 * outRow, lanes);
+    e21.add(o21).intoArray(lanes, 0);
+    store(out, o0 + 2 * outRow + 4, lanes);
+    e30.add(o30).intoArray(lanes, 0);
+    store(out, o0 + 3 * outRow, lanes);
+    e31.add(o31).intoArray(lanes, 0);
+    store(out, o0 + 3 * outRow + 4, lanes);
   }
 
   private static void bf16x1x4(
       MemorySegment w, long w0, long wRow, float[] xs, int x0, int chunks, MemorySegment out, long o0) {
-    FloatVector a0 = FloatVector.zero(FS), a1 = FloatVector.zero(FS);
-    FloatVector a2 = FloatVector.zero(FS), a3 = FloatVector.zero(FS);
+    float[] lanes = new float[F];
+    FloatVector z = FloatVector.zero(FS);
+    FloatVector e0 = z, o0_ = z, e1 = z, o1 = z, e2 = z, o2 = z, e3 = z, o3 = z;
     for (int c = 0; c < chunks; c++) {
       long wo = w0 + c * BF_CHUNK_BYTES;
       int xi = x0 + c * BF_CHUNK;
       FloatVector xe = FloatVector.fromArray(FS, xs, xi);
       FloatVector xo = FloatVector.fromArray(FS, xs, xi + F);
       IntVector p = ShortVector.fromMemorySegment(SS, w, wo, LE).reinterpretAsInts();
-      a0 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a0));
+      e0 = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, e0);
+      o0_ = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, o0_);
       p = ShortVector.fromMemorySegment(SS, w, wo + wRow, LE).reinterpretAsInts();
-      a1 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a1));
+      e1 = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, e1);
+      o1 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, o1);
       p = ShortVector.fromMemorySegment(SS, w, wo + 2 * wRow, LE).reinterpretAsInts();
-      a2 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a2));
+      e2 = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, e2);
+      o2 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, o2);
       p = ShortVector.fromMemorySegment(SS, w, wo + 3 * wRow, LE).reinterpretAsInts();
-      a3 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a3));
+      e3 = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, e3);
+      o3 = p.and(0xFFFF0000).reinterpretAsFloats().fma(xo, o3);
     }
-    store2(out, o0, a0, a1);
-    store2(out, o0 + 8, a2, a3);
+    e0.add(o0_).intoArray(lanes, 0);
+    store(out, o0, lanes);
+    e1.add(o1).intoArray(lanes, 0);
+    store(out, o0 + 4, lanes);
+    e2.add(o2).intoArray(lanes, 0);
+    store(out, o0 + 8, lanes);
+    e3.add(o3).intoArray(lanes, 0);
+    store(out, o0 + 12, lanes);
   }
 
   private static void bf16x1x1(
       MemorySegment w, long w0, float[] xs, int x0, int chunks, MemorySegment out, long o0) {
-    FloatVector a = FloatVector.zero(FS);
+    float[] lanes = new float[F];
+    FloatVector e = FloatVector.zero(FS);
+    FloatVector o = e;
     for (int c = 0; c < chunks; c++) {
       IntVector p = ShortVector.fromMemorySegment(SS, w, w0 + c * BF_CHUNK_BYTES, LE).reinterpretAsInts();
       int xi = x0 + c * BF_CHUNK;
-      a = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xs, xi), a);
-      a = p.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xs, xi + F), a);
+      e = p.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xs, xi), e);
+      o = p.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xs, xi + F), o);
     }
-    out.set(JAVA_FLOAT_UNALIGNED, o0, Lanes.sum(a));
+    e.add(o).intoArray(lanes, 0);
+    store(out, o0, lanes);
   }
 
   private static void f32x4x2(
       MemorySegment w, long w0, long wRow, float[] xs, int x0, int xStride, int chunks,
       MemorySegment out, long o0, long outRow) {
+    float[] lanes = new float[F];
     FloatVector a00 = FloatVector.zero(FS), a01 = FloatVector.zero(FS);
     FloatVector a10 = FloatVector.zero(FS), a11 = FloatVector.zero(FS);
     FloatVector a20 = FloatVector.zero(FS), a21 = FloatVector.zero(FS);
@@ -323,14 +361,27 @@ final class Matmul {
       a30 = p.fma(x, a30);
       a31 = q.fma(x, a31);
     }
-    store2(out, o0, a00, a01);
-    store2(out, o0 + outRow, a10, a11);
-    store2(out, o0 + 2 * outRow, a20, a21);
-    store2(out, o0 + 3 * outRow, a30, a31);
+    a00.intoArray(lanes, 0);
+    store(out, o0, lanes);
+    a01.intoArray(lanes, 0);
+    store(out, o0 + 4, lanes);
+    a10.intoArray(lanes, 0);
+    store(out, o0 + outRow, lanes);
+    a11.intoArray(lanes, 0);
+    store(out, o0 + outRow + 4, lanes);
+    a20.intoArray(lanes, 0);
+    store(out, o0 + 2 * outRow, lanes);
+    a21.intoArray(lanes, 0);
+    store(out, o0 + 2 * outRow + 4, lanes);
+    a30.intoArray(lanes, 0);
+    store(out, o0 + 3 * outRow, lanes);
+    a31.intoArray(lanes, 0);
+    store(out, o0 + 3 * outRow + 4, lanes);
   }
 
   private static void f32x1x4(
       MemorySegment w, long w0, long wRow, float[] xs, int x0, int chunks, MemorySegment out, long o0) {
+    float[] lanes = new float[F];
     FloatVector a0 = FloatVector.zero(FS), a1 = FloatVector.zero(FS);
     FloatVector a2 = FloatVector.zero(FS), a3 = FloatVector.zero(FS);
     for (int c = 0; c < chunks; c++) {
@@ -341,22 +392,29 @@ final class Matmul {
       a2 = FloatVector.fromMemorySegment(FS, w, wo + 2 * wRow, LE).fma(x, a2);
       a3 = FloatVector.fromMemorySegment(FS, w, wo + 3 * wRow, LE).fma(x, a3);
     }
-    store2(out, o0, a0, a1);
-    store2(out, o0 + 8, a2, a3);
+    a0.intoArray(lanes, 0);
+    store(out, o0, lanes);
+    a1.intoArray(lanes, 0);
+    store(out, o0 + 4, lanes);
+    a2.intoArray(lanes, 0);
+    store(out, o0 + 8, lanes);
+    a3.intoArray(lanes, 0);
+    store(out, o0 + 8 + 4, lanes);
   }
 
   private static void f32x1x1(
       MemorySegment w, long w0, float[] xs, int x0, int chunks, MemorySegment out, long o0) {
+    float[] lanes = new float[F];
     FloatVector a = FloatVector.zero(FS);
     for (int c = 0; c < chunks; c++) {
       a = FloatVector.fromMemorySegment(FS, w, w0 + (long) c * F * 4, LE)
           .fma(FloatVector.fromArray(FS, xs, x0 + c * F), a);
     }
-    out.set(JAVA_FLOAT_UNALIGNED, o0, Lanes.sum(a));
+    a.intoArray(lanes, 0);
+    store(out, o0, lanes);
   }
 
-  private static void store2(MemorySegment out, long o, FloatVector a, FloatVector b) {
-    out.set(JAVA_FLOAT_UNALIGNED, o, Lanes.sum(a));
-    out.set(JAVA_FLOAT_UNALIGNED, o + 4, Lanes.sum(b));
+  private static void store(MemorySegment out, long o, float[] lanes) {
+    out.set(JAVA_FLOAT_UNALIGNED, o, Lanes.sum(lanes));
   }
 }

@@ -24,7 +24,9 @@ final class Norms {
       FloatVector v = FloatVector.fromMemorySegment(FS, src, (so + i) * 4, LE);
       acc = v.fma(v, acc);
     }
-    float ss = Lanes.sum(acc);
+    float[] lanes = new float[F];
+    acc.intoArray(lanes, 0);
+    float ss = Lanes.sum(lanes);
     for (int j = i; j < n; j++) {
       float v = src.getAtIndex(JAVA_FLOAT_UNALIGNED, so + j);
       ss += v * v;

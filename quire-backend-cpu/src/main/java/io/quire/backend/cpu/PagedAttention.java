@@ -138,7 +138,9 @@ final class PagedAttention {
     for (; i + F <= n; i += F) {
       acc = FloatVector.fromArray(FS, a, i).fma(FloatVector.fromMemorySegment(FS, b, (bOff + i) * 4, LE), acc);
     }
-    float s = Lanes.sum(acc);
+    float[] lanes = new float[F];
+    acc.intoArray(lanes, 0);
+    float s = Lanes.sum(lanes);
     for (; i < n; i++) {
       s += a[i] * b.getAtIndex(JAVA_FLOAT_UNALIGNED, bOff + i);
     }
@@ -154,7 +156,9 @@ final class PagedAttention {
       e.intoArray(scores, i);
       sum = sum.add(e);
     }
-    float s = Lanes.sum(sum);
+    float[] lanes = new float[F];
+    sum.intoArray(lanes, 0);
+    float s = Lanes.sum(lanes);
     for (; i < n; i++) {
       float e = (float) Math.exp(scores[i] - max);
       scores[i] = e;
