@@ -44,6 +44,9 @@ import java.util.logging.Logger;
  * callers only enqueue requests and aborts.
  */
 public final class Engine implements AutoCloseable {
+  /** vLLM's max_logprobs default: the most top logprobs a request may ask for. */
+  public static final int MAX_LOGPROBS = 20;
+
   private static final Logger LOG = Logger.getLogger(Engine.class.getName());
 
   /** A submitted request: n sequences sharing one prompt and one output stream. */
@@ -164,6 +167,9 @@ public final class Engine implements AutoCloseable {
     if (ids.length >= maxModelLen) {
       throw new IllegalArgumentException("prompt is " + ids.length + " tokens, max_model_len is " + maxModelLen
           + ": the prompt must be shorter, to leave room for at least one generated token");
+    }
+    if (params.logprobs() != null && params.logprobs() > MAX_LOGPROBS) {
+      throw new IllegalArgumentException("logprobs must be at most " + MAX_LOGPROBS + " (max_logprobs), got " + params.logprobs());
     }
     if (params.maxTokens() == null) {
       Integer d = config.defaultMaxTokens();
@@ -325,8 +331,7 @@ public final class Engine implements AutoCloseable {
         count(d.finishReason());
       } else if (r.isFinished()) {
         // The scheduler ended it (max_model_len) where the output processor did not.
-        CompletionDelta end = seq.output().abort();
-        emitted.get(l).add(new CompletionDelta(end.index(), end.newTokenIds(), end.newText(), end.logprobs(), FinishReason.LENGTH, null));
+        emitted.get(l).add(seq.output().finish(FinishReason.LENGTH));
         l.finished++;
         count(FinishReason.LENGTH);
       }
