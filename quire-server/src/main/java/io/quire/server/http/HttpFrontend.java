@@ -24,6 +24,17 @@ public final class HttpFrontend implements AutoCloseable {
     TritonApi triton = new TritonApi(repo, metrics, opts);
     OpenAiApi openai = new OpenAiApi(repo, metrics, opts);
     HttpRouting.Builder r = HttpRouting.builder();
+    // Bodies over the limit get a JSON 413 here; Helidon's own limit would answer with an empty body.
+    r.any((req, res) -> {
+      long len = req.headers().contentLength().orElse(-1);
+      if (len > opts.maxBodyBytes()) {
+        String msg = "request body of " + len + " bytes exceeds the limit of " + opts.maxBodyBytes() + " bytes";
+        if (req.path().path().startsWith("/v2")) HttpIo.sendJson(res, 413, TritonApi.error(msg));
+        else HttpIo.sendJson(res, 413, OpenAiApi.error(413, msg, null));
+      } else {
+        res.next();
+      }
+    });
     if (opts.apiKey() != null && !opts.apiKey().isEmpty()) {
       r.any((req, res) -> {
         String path = req.path().path();
@@ -47,7 +58,7 @@ public final class HttpFrontend implements AutoCloseable {
       }
     });
     r.error(Throwable.class, (req, res, t) -> internalError(res, t));
-    http = WebServer.builder().host(host).port(httpPort).maxPayloadSize(opts.maxBodyBytes()).routing(r).build();
+    http = WebServer.builder().host(host).port(httpPort).routing(r).build();
 
     HttpRouting.Builder mr = HttpRouting.builder();
     mr.get("/metrics", (req, res) -> {

@@ -90,7 +90,7 @@ public record EngineArgs(
       throw new InvalidModelException("num_gpu_blocks_override must be >= 1, got " + blocks);
     }
     int maxWaiting = r.integer("max_waiting", 4096);
-    if (maxWaiting < 0) throw new InvalidModelException("max_waiting must be >= 0, got " + maxWaiting);
+    if (maxWaiting < 1) throw new InvalidModelException("max_waiting must be >= 1, got " + maxWaiting);
     Integer dmt = r.optInt("default_max_tokens");
     if (dmt != null && dmt < 1) throw new InvalidModelException("default_max_tokens must be >= 1, got " + dmt);
     Long kvBytes = r.optLong("kv_cache_bytes");
