@@ -1,0 +1,612 @@
+package io.quire.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+import io.quire.spi.Backend;
+import io.quire.spi.BatchMetadata;
+import io.quire.spi.DType;
+import io.quire.spi.DeviceBatch;
+import io.quire.spi.KvCache;
+import io.quire.spi.Rope;
+import io.quire.spi.Tensor;
+import io.quire.spi.WeightData;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The CUDA backend: the driver API, NVRTC-compiled kernels and cuBLAS through FFM. Activations, weights
+ * and the KV cache are bf16 (F16/F32 weights are converted on load); matmuls accumulate in fp32 and may
+ * write fp32 (the logits). All work goes, in order, to one stream; only {@link #copyToHost} waits.
+ *
+ * <p>Threads: the device's primary context is made current on whichever platform thread calls the
+ * backend, once per thread (the engine's "quire-engine" thread runs every step; the model may be loaded
+ * on another thread). On a virtual thread it is made current before every op, since its carrier can
+ * change between ops. Calls must not overlap: the engine drives the backend from one thread at a time.
+ */
+public final class CudaBackend implements Backend {
+  private static final int MAX_HEAD_DIM = 256;
+  private static final int MAX_GRID_Y = 65535;
+
+  private final CudaDriver cu;
+  private final int device;
+  private final String deviceName;
+  private final int ccMajor, ccMinor;
+  private final MemorySegment ctx;
+  private final MemorySegment stream;
+  private final Kernels kernels;
+  private final Cublas cublas;
+  private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
+  private final Set<Long> allocations = new HashSet<>();
+  private long batchBuffer;
+  private long batchCapacity;
+  private long generation;
+  private boolean closed;
+
+  public CudaBackend() {
+    this(0);
+  }
+
+  /** Opens device {@code ordinal}: primary context, one stream, the kernels, a cuBLAS handle. */
+  public CudaBackend(int ordinal) {
+    this.cu = CudaDriver.get();
+    int count = cu.deviceCount();
+    if (ordinal < 0 || ordinal >= count) {
+      throw new CudaException("CUDA device " + ordinal + " does not exist (" + count + " devices)");
+    }
+    this.device = cu.device(ordinal);
+    this.deviceName = cu.deviceName(device);
+    this.ccMajor = cu.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+    this.ccMinor = cu.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+    this.ctx = cu.primaryCtxRetain(device);
+    bind();
+    this.stream = cu.streamCreate();
+    this.kernels = new Kernels(cu, stream, ccMajor, ccMinor);
+    this.cublas = new Cublas(stream);
+  }
+
+  @Override
+  public String name() {
+    return "cuda";
+  }
+
+  @Override
+  public DType activationDType() {
+    return DType.BF16;
+  }
+
+  public String deviceName() {
+    return deviceName;
+  }
+
+  /** "sm_90" for an H100/H200. */
+  public String arch() {
+    return "sm_" + ccMajor + ccMinor;
+  }
+
+  /** {free, total} device memory in bytes. */
+  public long[] memoryInfo() {
+    bind();
+    return cu.memGetInfo();
+  }
+
+  /** Waits for all queued work (for timing). */
+  public void synchronize() {
+    bind();
+    cu.streamSynchronize(stream);
+  }
+
+  private void bind() {
+    if (closed) throw new IllegalStateException("the cuda backend is closed");
+    Thread t = Thread.currentThread();
+    if (t.isVirtual()) {
+      cu.ctxSetCurrent(ctx);
+    } else if (!bound.get()) {
+      cu.ctxSetCurrent(ctx);
+      bound.set(true);
+    }
+  }
+
+  // ---- memory ----
+
+  private long alloc(long bytes) {
+    long p = cu.memAlloc(Math.max(bytes, 256));
+    synchronized (allocations) {
+      allocations.add(p);
+    }
+    return p;
+  }
+
+  void free(long ptr) {
+    boolean owned;
+    synchronized (allocations) {
+      owned = allocations.remove(ptr);
+    }
+    if (owned && !closed) {
+      bind();
+      cu.memFree(ptr);
+    }
+  }
+
+  private long upload(MemorySegment host) {
+    long p = alloc(host.byteSize());
+    cu.memcpyHtoDAsync(p, host, host.byteSize(), stream);
+    return p;
+  }
+
+  private long upload(float[] a) {
+    try (Arena arena = Arena.ofConfined()) {
+      return upload(arena.allocateFrom(JAVA_FLOAT, a));
+    }
+  }
+
+  @Override
+  public Tensor loadWeight(WeightData w) {
+    bind();
+    long n = (long) w.rows() * w.cols();
+    long p = alloc(n * 2);
+    MemorySegment src = w.data();
+    switch (w.dtype()) {
+      case BF16 -> {
+        if (src.isNative()) {
+          cu.memcpyHtoDAsync(p, src, n * 2, stream);
+        } else {
+          try (Arena a = Arena.ofConfined()) {
+            MemorySegment tmp = a.allocate(n * 2, 16);
+            MemorySegment.copy(src, 0, tmp, 0, n * 2);
+            cu.memcpyHtoDAsync(p, tmp, n * 2, stream);
+          }
+        }
+      }
+      case F16, F32 -> {
+        // Converted in chunks so a large fp32 matrix needs no second full-size host copy.
+        long chunk = 1L << 22;
+        try (Arena a = Arena.ofConfined()) {
+          MemorySegment tmp = a.allocate(chunk * 2, 16);
+          for (long i = 0; i < n; i += chunk) {
+            long m = Math.min(chunk, n - i);
+            for (long j = 0; j < m; j++) {
+              float f = w.dtype() == DType.F32
+                  ? src.getAtIndex(JAVA_FLOAT_UNALIGNED, i + j)
+                  : Float.float16ToFloat(src.getAtIndex(JAVA_SHORT_UNALIGNED, i + j));
+              tmp.setAtIndex(JAVA_SHORT, j, Bf16.fromFloat(f));
+            }
+            cu.memcpyHtoDAsync(p + 2 * i, tmp, m * 2, stream);
+          }
+        }
+      }
+      case I32 -> {
+        free(p);
+        throw new IllegalArgumentException("weight " + w.name() + ": I32 weights are not supported");
+      }
+    }
+    return new CudaTensor(this, DType.BF16, w.rows(), w.cols(), p, false);
+  }
+
+  @Override
+  public Tensor allocate(DType dtype, int rows, int cols) {
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException("allocate: shape must be >= 0, got " + rows + "x" + cols);
+    }
+    bind();
+    long bytes = (long) rows * cols * dtype.bytes();
+    long p = alloc(bytes);
+    cu.memsetD8Async(p, (byte) 0, Math.max(bytes, 1), stream);
+    return new CudaTensor(this, dtype, rows, cols, p, false);
+  }
+
+  @Override
+  public KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim) {
+    if (numLayers <= 0 || numBlocks <= 0 || blockSize <= 0 || numKvHeads <= 0 || headDim <= 0) {
+      throw new IllegalArgumentException("kv cache: layers " + numLayers + ", blocks " + numBlocks + ", block size "
+          + blockSize + ", kv heads " + numKvHeads + ", head dim " + headDim + " must all be > 0");
+    }
+    if (headDim > MAX_HEAD_DIM) {
+      throw new IllegalArgumentException("kv cache: head dim " + headDim + " above the supported " + MAX_HEAD_DIM);
+    }
+    bind();
+    long bytes = 2L * numLayers * CudaKvCache.planeBytes(numBlocks, blockSize, numKvHeads, headDim);
+    long[] mem = cu.memGetInfo();
+    if (bytes > mem[0]) {
+      throw new IllegalArgumentException("kv cache of " + numBlocks + " blocks needs " + bytes + " bytes, the device has "
+          + mem[0] + " free");
+    }
+    long p = alloc(bytes);
+    cu.memsetD8Async(p, (byte) 0, bytes, stream);
+    return new CudaKvCache(this, numLayers, numBlocks, blockSize, numKvHeads, headDim, p);
+  }
+
+  @Override
+  public Rope createRope(float[] invFreq, int headDim, int maxPositions) {
+    if (headDim <= 0 || headDim % 2 != 0) throw new IllegalArgumentException("rope headDim must be even and > 0, got " + headDim);
+    if (invFreq.length != headDim / 2) {
+      throw new IllegalArgumentException(
+          "rope invFreq has " + invFreq.length + " entries, headDim " + headDim + " needs " + headDim / 2);
+    }
+    if (maxPositions < 0) throw new IllegalArgumentException("rope maxPositions must be >= 0, got " + maxPositions);
+    bind();
+    float[][] t = CudaRope.tables(invFreq, maxPositions);
+    return new CudaRope(this, headDim, maxPositions, upload(t[0]), upload(t[1]), upload(invFreq));
+  }
+
+  // ---- the batch ----
+
+  @Override
+  public DeviceBatch prepare(BatchMetadata b) {
+    int t = b.numTokens(), s = b.numRequests(), bs = b.blockSize();
+    int[] qsl = b.queryStartLoc();
+    if (b.positions().length != t || b.slotMapping().length != t) {
+      throw new IllegalArgumentException("batch: " + t + " input ids, " + b.positions().length + " positions, "
+          + b.slotMapping().length + " slots; all must be equal");
+    }
+    if (qsl.length != s + 1 || b.blockTables().length != s || qsl[0] != 0 || qsl[s] != t) {
+      throw new IllegalArgumentException("batch: queryStartLoc must have " + (s + 1) + " entries from 0 to " + t
+          + " and blockTables " + s + " rows");
+    }
+    if (bs <= 0) throw new IllegalArgumentException("batch blockSize must be > 0, got " + bs);
+    int maxBlocks = 1;
+    int[] tokenRequest = new int[t];
+    for (int i = 0; i < s; i++) {
+      int nq = qsl[i + 1] - qsl[i];
+      int len = b.seqLens()[i];
+      if (nq < 0 || len < nq) {
+        throw new IllegalArgumentException("batch request " + i + ": " + nq + " query tokens, context " + len);
+      }
+      int need = (len + bs - 1) / bs;
+      if (b.blockTables()[i].length < need) {
+        throw new IllegalArgumentException("batch request " + i + ": context " + len + " needs " + need
+            + " blocks, block table has " + b.blockTables()[i].length);
+      }
+      maxBlocks = Math.max(maxBlocks, need);
+      for (int k = qsl[i]; k < qsl[i + 1]; k++) tokenRequest[k] = i;
+    }
+    for (int idx : b.logitsIndices()) {
+      if (idx < 0 || idx >= t) throw new IllegalArgumentException("logits index " + idx + " outside [0, " + t + ")");
+    }
+    int[] lens = {t, t, s + 1, s, t, s * maxBlocks, b.logitsIndices().length, t};
+    int[] offsets = new int[lens.length];
+    long total = 0;
+    for (int i = 0; i < lens.length; i++) {
+      offsets[i] = (int) total;
+      total += (lens[i] + 3) & ~3; // 16-byte aligned sections
+    }
+    bind();
+    if (total * 4 > batchCapacity) {
+      if (batchBuffer != 0) {
+        cu.streamSynchronize(stream);
+        free(batchBuffer);
+      }
+      batchCapacity = Math.max(total * 4, Math.max(1 << 16, batchCapacity * 2));
+      batchBuffer = alloc(batchCapacity);
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(total * 4, 16);
+      put(host, offsets[0], b.inputIds());
+      put(host, offsets[1], b.positions());
+      put(host, offsets[2], qsl);
+      put(host, offsets[3], b.seqLens());
+      put(host, offsets[4], b.slotMapping());
+      for (int i = 0; i < s; i++) {
+        int[] row = b.blockTables()[i];
+        int need = (b.seqLens()[i] + bs - 1) / bs;
+        MemorySegment.copy(row, 0, host, JAVA_INT, 4L * (offsets[5] + (long) i * maxBlocks), need);
+      }
+      put(host, offsets[6], b.logitsIndices());
+      put(host, offsets[7], tokenRequest);
+      cu.memcpyHtoDAsync(batchBuffer, host, total * 4, stream);
+    }
+    return new CudaDeviceBatch(this, b, ++generation, batchBuffer, offsets, maxBlocks);
+  }
+
+  private static void put(MemorySegment host, int offset, int[] a) {
+    MemorySegment.copy(a, 0, host, JAVA_INT, 4L * offset, a.length);
+  }
+
+  private CudaDeviceBatch batch(DeviceBatch d) {
+    if (!(d instanceof CudaDeviceBatch b) || b.owner != this) {
+      throw new IllegalArgumentException("batch was not prepared by this cuda backend");
+    }
+    if (b.generation != generation) {
+      throw new IllegalStateException("batch is stale: a later prepare() reused its device buffer");
+    }
+    return b;
+  }
+
+  /** Checks slot mapping and block tables against the cache once per (batch, cache). */
+  private void checkBounds(CudaDeviceBatch b, CudaKvCache c) {
+    if (b.checkedAgainst == c) return;
+    BatchMetadata m = b.meta;
+    if (m.blockSize() != c.blockSize()) {
+      throw new IllegalArgumentException("batch blockSize " + m.blockSize() + " differs from kv cache blockSize " + c.blockSize());
+    }
+    long slots = (long) c.numBlocks() * c.blockSize();
+    int[] sm = m.slotMapping();
+    for (int t = 0; t < sm.length; t++) {
+      if (sm[t] >= slots) {
+        throw new IllegalArgumentException("slot " + sm[t] + " at batch row " + t + " outside kv cache of " + slots + " slots");
+      }
+    }
+    for (int i = 0; i < m.numRequests(); i++) {
+      int need = (m.seqLens()[i] + m.blockSize() - 1) / m.blockSize();
+      for (int k = 0; k < need; k++) {
+        int blk = m.blockTables()[i][k];
+        if (blk < 0 || blk >= c.numBlocks()) {
+          throw new IllegalArgumentException(
+              "request " + i + ": block " + blk + " outside kv cache of " + c.numBlocks() + " blocks");
+        }
+      }
+    }
+    b.checkedAgainst = c;
+  }
+
+  // ---- ops ----
+
+  @Override
+  public void embedding(Tensor table, DeviceBatch batch, Tensor out) {
+    CudaTensor tb = bf16(table, "embedding table");
+    CudaTensor o = bf16(out, "embedding out");
+    CudaDeviceBatch b = batch(batch);
+    int[] ids = b.meta.inputIds();
+    requireCols(o, tb.cols(), "embedding out");
+    requireRows(o, ids.length, "embedding out");
+    for (int t = 0; t < ids.length; t++) {
+      if (ids[t] < 0 || ids[t] >= tb.rows()) {
+        throw new IllegalArgumentException(
+            "token id " + ids[t] + " at batch row " + t + " outside vocabulary [0, " + tb.rows() + ")");
+      }
+    }
+    bind();
+    kernels.launch("embedding", ids.length, 1, 256, tb.ptr(), b.inputIds, o.ptr(), tb.cols());
+  }
+
+  @Override
+  public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
+    CudaTensor xs = bf16(x, "rmsNorm x");
+    CudaTensor o = bf16(out, "rmsNorm out");
+    CudaTensor w = vector(weight, xs.cols(), "rmsNorm weight");
+    requireCols(o, xs.cols(), "rmsNorm out");
+    requireRows(o, xs.rows(), "rmsNorm out");
+    bind();
+    kernels.launch("rms_norm", xs.rows(), 1, 256, xs.ptr(), w.ptr(), o.ptr(), xs.cols(), eps);
+  }
+
+  @Override
+  public void addRmsNorm(Tensor x, Tensor residual, Tensor weight, float eps, Tensor out) {
+    CudaTensor xs = bf16(x, "addRmsNorm x");
+    CudaTensor r = bf16(residual, "addRmsNorm residual");
+    CudaTensor o = bf16(out, "addRmsNorm out");
+    int n = xs.cols();
+    CudaTensor w = vector(weight, n, "addRmsNorm weight");
+    requireCols(r, n, "addRmsNorm residual");
+    requireCols(o, n, "addRmsNorm out");
+    requireRows(r, xs.rows(), "addRmsNorm residual");
+    requireRows(o, xs.rows(), "addRmsNorm out");
+    bind();
+    kernels.launch("add_rms_norm", xs.rows(), 1, 256, xs.ptr(), r.ptr(), w.ptr(), o.ptr(), n, eps);
+  }
+
+  @Override
+  public void headRmsNorm(Tensor x, int headDim, Tensor weight, float eps) {
+    CudaTensor xs = bf16(x, "headRmsNorm x");
+    if (headDim <= 0 || xs.cols() % headDim != 0) {
+      throw new IllegalArgumentException("headRmsNorm: headDim " + headDim + " does not divide row width " + xs.cols());
+    }
+    CudaTensor w = vector(weight, headDim, "headRmsNorm weight");
+    int heads = xs.cols() / headDim;
+    requireGridY(heads, "headRmsNorm heads");
+    bind();
+    kernels.launch("head_rms_norm", xs.rows(), heads, 32, xs.ptr(), w.ptr(), xs.cols(), headDim, eps);
+  }
+
+  @Override
+  public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) {
+    CudaTensor xs = bf16(x, "matmul x");
+    CudaTensor ws = bf16(w, "matmul w");
+    CudaTensor o = cuda(out, "matmul out");
+    if (o.dtype() != DType.BF16 && o.dtype() != DType.F32) {
+      throw new IllegalArgumentException("matmul out must be BF16 or F32, got " + o.dtype());
+    }
+    if (xs.cols() != ws.cols()) {
+      throw new IllegalArgumentException(
+          "matmul: x has " + xs.cols() + " columns but w " + ws.rows() + "x" + ws.cols() + " needs " + ws.cols());
+    }
+    requireCols(o, ws.rows(), "matmul out");
+    requireRows(o, xs.rows(), "matmul out");
+    int t = xs.rows();
+    if (t == 0) return;
+    bind();
+    boolean accumulate = false;
+    if (bias != null) {
+      CudaTensor b = bf16(bias, "matmul bias");
+      if ((long) b.rows() * b.cols() != ws.rows()) {
+        throw new IllegalArgumentException(
+            "matmul: bias has " + (long) b.rows() * b.cols() + " elements, w has " + ws.rows() + " rows");
+      }
+      kernels.launch(o.dtype() == DType.F32 ? "broadcast_bias_f32" : "broadcast_bias_bf16", t, 1, 256,
+          b.ptr(), o.ptr(), ws.rows());
+      accumulate = true;
+    }
+    cublas.matmul(xs.ptr(), ws.ptr(), o.ptr(), o.dtype() == DType.F32 ? Cublas.CUDA_R_32F : Cublas.CUDA_R_16BF,
+        t, ws.rows(), ws.cols(), accumulate);
+  }
+
+  @Override
+  public void rope(Tensor q, Tensor k, Rope rope, DeviceBatch batch) {
+    CudaTensor qs = bf16(q, "rope q");
+    CudaTensor ks = bf16(k, "rope k");
+    if (!(rope instanceof CudaRope r) || r.owner != this) {
+      throw new IllegalArgumentException("rope was not created by this cuda backend");
+    }
+    CudaDeviceBatch b = batch(batch);
+    int hd = r.headDim;
+    if (qs.cols() % hd != 0 || ks.cols() % hd != 0) {
+      throw new IllegalArgumentException(
+          "rope: q width " + qs.cols() + " and k width " + ks.cols() + " must be multiples of headDim " + hd);
+    }
+    int t = b.meta.numTokens();
+    requireRows(qs, t, "rope q");
+    requireRows(ks, t, "rope k");
+    bind();
+    kernels.launch("rope", t, 1, 128, qs.ptr(), ks.ptr(), b.positions, r.cos, r.sin, r.invFreq,
+        r.maxPositions, qs.cols() / hd, ks.cols() / hd, hd);
+  }
+
+  @Override
+  public void siluMul(Tensor gateUp, Tensor out) {
+    CudaTensor g = bf16(gateUp, "siluMul gateUp");
+    CudaTensor o = bf16(out, "siluMul out");
+    if (g.cols() != 2 * o.cols()) {
+      throw new IllegalArgumentException(
+          "siluMul: gateUp has " + g.cols() + " columns, out " + o.cols() + " needs " + 2 * o.cols());
+    }
+    requireRows(o, g.rows(), "siluMul out");
+    requireGridY(g.rows(), "siluMul rows");
+    int n = o.cols();
+    bind();
+    kernels.launch("silu_mul", (n + 255) / 256, g.rows(), 256, g.ptr(), o.ptr(), n);
+  }
+
+  @Override
+  public void writeKv(Tensor k, Tensor v, KvCache cache, int layer, DeviceBatch batch) {
+    CudaTensor ks = bf16(k, "writeKv k");
+    CudaTensor vs = bf16(v, "writeKv v");
+    CudaKvCache c = kv(cache);
+    CudaDeviceBatch b = batch(batch);
+    int width = c.numKvHeads() * c.headDim();
+    requireCols(ks, width, "writeKv k");
+    requireCols(vs, width, "writeKv v");
+    int t = b.meta.numTokens();
+    requireRows(ks, t, "writeKv k");
+    requireRows(vs, t, "writeKv v");
+    checkBounds(b, c);
+    long kp = c.keys(layer), vp = c.values(layer);
+    bind();
+    kernels.launch("write_kv", t, 1, 128, ks.ptr(), vs.ptr(), kp, vp, b.slotMapping, width);
+  }
+
+  @Override
+  public void pagedAttention(Tensor q, KvCache cache, int layer, DeviceBatch batch, float scale, Tensor out) {
+    CudaTensor qs = bf16(q, "pagedAttention q");
+    CudaTensor o = bf16(out, "pagedAttention out");
+    CudaKvCache c = kv(cache);
+    CudaDeviceBatch b = batch(batch);
+    int hd = c.headDim(), nkv = c.numKvHeads();
+    if (qs.cols() % hd != 0 || (qs.cols() / hd) % nkv != 0) {
+      throw new IllegalArgumentException(
+          "q has " + qs.cols() + " columns: not a multiple of headDim " + hd + " times kv heads " + nkv);
+    }
+    int t = b.meta.numTokens();
+    if (qs.rows() < t || o.rows() < t || o.cols() != qs.cols()) {
+      throw new IllegalArgumentException("pagedAttention: q " + qs.rows() + "x" + qs.cols() + ", out " + o.rows()
+          + "x" + o.cols() + ", batch of " + t + " tokens");
+    }
+    checkBounds(b, c);
+    int heads = qs.cols() / hd;
+    requireGridY(heads, "pagedAttention heads");
+    long kp = c.keys(layer), vp = c.values(layer);
+    bind();
+    kernels.launch("paged_attention", t, heads, 128, qs.ptr(), kp, vp, o.ptr(), b.tokenRequest, b.queryStart,
+        b.seqLens, b.blockTables, b.maxBlocks, c.blockSize(), heads, nkv, hd, scale);
+  }
+
+  @Override
+  public void gatherLogitRows(Tensor x, DeviceBatch batch, Tensor out) {
+    CudaTensor xs = bf16(x, "gatherLogitRows x");
+    CudaTensor o = bf16(out, "gatherLogitRows out");
+    CudaDeviceBatch b = batch(batch);
+    int[] idx = b.meta.logitsIndices();
+    requireCols(o, xs.cols(), "gatherLogitRows out");
+    requireRows(o, idx.length, "gatherLogitRows out");
+    for (int i : idx) {
+      if (i >= xs.rows()) throw new IllegalArgumentException("logits index " + i + " outside [0, " + xs.rows() + ")");
+    }
+    bind();
+    kernels.launch("gather_rows", idx.length, 1, 256, xs.ptr(), b.logitsIndices, o.ptr(), xs.cols());
+  }
+
+  @Override
+  public void copyToHost(Tensor t, float[] dst) {
+    CudaTensor c = cuda(t, "copyToHost tensor");
+    long n = (long) c.rows() * c.cols();
+    if (dst.length < n) {
+      throw new IllegalArgumentException("copyToHost: destination holds " + dst.length + " floats, tensor " + n);
+    }
+    if (c.dtype() == DType.I32) throw new IllegalArgumentException("copyToHost: I32 tensors cannot be copied to a float array");
+    if (n == 0) return;
+    bind();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(c.bytes(), 16);
+      cu.memcpyDtoHAsync(host, c.ptr(), c.bytes(), stream);
+      cu.streamSynchronize(stream);
+      switch (c.dtype()) {
+        case F32 -> MemorySegment.copy(host, JAVA_FLOAT, 0, dst, 0, (int) n);
+        case BF16 -> {
+          for (int i = 0; i < n; i++) dst[i] = Bf16.toFloat(host.getAtIndex(JAVA_SHORT, i));
+        }
+        case F16 -> {
+          for (int i = 0; i < n; i++) dst[i] = Float.float16ToFloat(host.getAtIndex(JAVA_SHORT, i));
+        }
+        case I32 -> throw new AssertionError();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) return;
+    bind();
+    cu.streamSynchronize(stream);
+    synchronized (allocations) {
+      for (long p : allocations) cu.memFree(p);
+      allocations.clear();
+    }
+    cublas.close();
+    kernels.close();
+    cu.streamDestroy(stream);
+    closed = true;
+    cu.primaryCtxRelease(device);
+  }
+
+  // ---- checks ----
+
+  private CudaTensor cuda(Tensor t, String what) {
+    if (t instanceof CudaTensor c && c.owner() == this) return c;
+    throw new IllegalArgumentException(what + " is not a tensor of this cuda backend: " + t);
+  }
+
+  private CudaTensor bf16(Tensor t, String what) {
+    CudaTensor c = cuda(t, what);
+    if (c.dtype() != DType.BF16) throw new IllegalArgumentException(what + " must be BF16, got " + c.dtype());
+    return c;
+  }
+
+  private CudaTensor vector(Tensor t, int n, String what) {
+    CudaTensor c = bf16(t, what);
+    if ((long) c.rows() * c.cols() != n) {
+      throw new IllegalArgumentException(what + " must hold " + n + " values, got " + c.rows() + "x" + c.cols());
+    }
+    return c;
+  }
+
+  private CudaKvCache kv(KvCache cache) {
+    if (cache instanceof CudaKvCache c && c.owner() == this) return c;
+    throw new IllegalArgumentException("kv cache was not allocated by this cuda backend");
+  }
+
+  private static void requireCols(CudaTensor t, int cols, String what) {
+    if (t.cols() != cols) throw new IllegalArgumentException(what + " has " + t.cols() + " columns, expected " + cols);
+  }
+
+  private static void requireRows(CudaTensor t, int rows, String what) {
+    if (t.rows() < rows) throw new IllegalArgumentException(what + " has " + t.rows() + " rows, needs at least " + rows);
+  }
+
+  private static void requireGridY(int n, String what) {
+    if (n > MAX_GRID_Y) throw new IllegalArgumentException(what + " " + n + " above the grid limit " + MAX_GRID_Y);
+  }
+}

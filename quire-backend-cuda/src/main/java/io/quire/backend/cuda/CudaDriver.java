@@ -1,0 +1,263 @@
+package io.quire.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * The CUDA driver API functions Quire uses (libcuda.so.1), bound by hand through FFM. Every non-zero
+ * CUresult becomes a {@link CudaException} with the function and the error name.
+ */
+final class CudaDriver {
+  static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+  static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+  static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+
+  private static volatile CudaDriver instance;
+
+  private final MethodHandle cuInit, cuDriverGetVersion, cuGetErrorName, cuDeviceGetCount, cuDeviceGet,
+      cuDeviceGetName, cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain,
+      cuDevicePrimaryCtxRelease, cuCtxSetCurrent, cuMemGetInfo, cuMemAlloc, cuMemFree, cuMemsetD8Async,
+      cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuStreamCreate, cuStreamSynchronize,
+      cuStreamDestroy, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel;
+
+  private CudaDriver(NativeLibrary lib) {
+    FunctionDescriptor i_i = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
+    FunctionDescriptor i_p = FunctionDescriptor.of(JAVA_INT, ADDRESS);
+    cuInit = lib.fn("cuInit", i_i);
+    cuDriverGetVersion = lib.fn("cuDriverGetVersion", i_p);
+    cuGetErrorName = lib.fn("cuGetErrorName", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    cuDeviceGetCount = lib.fn("cuDeviceGetCount", i_p);
+    cuDeviceGet = lib.fn("cuDeviceGet", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    cuDeviceGetName = lib.fn("cuDeviceGetName", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    cuDeviceGetAttribute = lib.fn("cuDeviceGetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    cuDeviceTotalMem = lib.fn("cuDeviceTotalMem_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    cuDevicePrimaryCtxRetain = lib.fn("cuDevicePrimaryCtxRetain", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    cuDevicePrimaryCtxRelease = lib.fn("cuDevicePrimaryCtxRelease_v2", i_i);
+    cuCtxSetCurrent = lib.fn("cuCtxSetCurrent", i_p);
+    cuMemGetInfo = lib.fn("cuMemGetInfo_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    cuMemAlloc = lib.fn("cuMemAlloc_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    cuMemFree = lib.fn("cuMemFree_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+    cuMemsetD8Async = lib.fn("cuMemsetD8Async", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_BYTE, JAVA_LONG, ADDRESS));
+    cuMemcpyHtoDAsync = lib.fn("cuMemcpyHtoDAsync_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS));
+    cuMemcpyDtoHAsync = lib.fn("cuMemcpyDtoHAsync_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
+    cuMemcpyDtoDAsync = lib.fn("cuMemcpyDtoDAsync_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS));
+    cuStreamCreate = lib.fn("cuStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    cuStreamSynchronize = lib.fn("cuStreamSynchronize", i_p);
+    cuStreamDestroy = lib.fn("cuStreamDestroy_v2", i_p);
+    cuModuleLoadData = lib.fn("cuModuleLoadData", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    cuModuleGetFunction = lib.fn("cuModuleGetFunction", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    cuLaunchKernel = lib.fn("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
+        JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+  }
+
+  /** The driver, loaded and initialised once; throws CudaException with a one-line reason. */
+  static CudaDriver get() {
+    CudaDriver d = instance;
+    if (d == null) {
+      synchronized (CudaDriver.class) {
+        d = instance;
+        if (d == null) {
+          NativeLibrary lib;
+          try {
+            lib = NativeLibrary.open("libcuda.so.1", "libcuda.so");
+          } catch (CudaException e) {
+            throw new CudaException("no NVIDIA driver: " + e.getMessage());
+          }
+          CudaDriver fresh = new CudaDriver(lib);
+          fresh.check(invoke(() -> (int) fresh.cuInit.invokeExact(0)), "cuInit");
+          instance = d = fresh;
+        }
+      }
+    }
+    return d;
+  }
+
+  @FunctionalInterface
+  private interface Call {
+    int run() throws Throwable;
+  }
+
+  private static int invoke(Call c) {
+    try {
+      return c.run();
+    } catch (RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new CudaException("native call failed: " + t, t);
+    }
+  }
+
+  void check(int rc, String function) {
+    if (rc != 0) {
+      throw new CudaException(function + " failed: " + errorName(rc) + " (" + rc + ")");
+    }
+  }
+
+  String errorName(int rc) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      int r = invoke(() -> (int) cuGetErrorName.invokeExact(rc, p));
+      if (r != 0) return "CUDA error " + rc;
+      return p.get(ADDRESS, 0).reinterpret(256).getString(0);
+    }
+  }
+
+  int driverVersion() {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(JAVA_INT);
+      check(invoke(() -> (int) cuDriverGetVersion.invokeExact(p)), "cuDriverGetVersion");
+      return p.get(JAVA_INT, 0);
+    }
+  }
+
+  int deviceCount() {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(JAVA_INT);
+      check(invoke(() -> (int) cuDeviceGetCount.invokeExact(p)), "cuDeviceGetCount");
+      return p.get(JAVA_INT, 0);
+    }
+  }
+
+  int device(int ordinal) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(JAVA_INT);
+      check(invoke(() -> (int) cuDeviceGet.invokeExact(p, ordinal)), "cuDeviceGet");
+      return p.get(JAVA_INT, 0);
+    }
+  }
+
+  String deviceName(int dev) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(256);
+      check(invoke(() -> (int) cuDeviceGetName.invokeExact(p, 256, dev)), "cuDeviceGetName");
+      return p.getString(0);
+    }
+  }
+
+  int attribute(int attr, int dev) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(JAVA_INT);
+      check(invoke(() -> (int) cuDeviceGetAttribute.invokeExact(p, attr, dev)), "cuDeviceGetAttribute");
+      return p.get(JAVA_INT, 0);
+    }
+  }
+
+  long totalMem(int dev) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(JAVA_LONG);
+      check(invoke(() -> (int) cuDeviceTotalMem.invokeExact(p, dev)), "cuDeviceTotalMem");
+      return p.get(JAVA_LONG, 0);
+    }
+  }
+
+  MemorySegment primaryCtxRetain(int dev) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      check(invoke(() -> (int) cuDevicePrimaryCtxRetain.invokeExact(p, dev)), "cuDevicePrimaryCtxRetain");
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  void primaryCtxRelease(int dev) {
+    check(invoke(() -> (int) cuDevicePrimaryCtxRelease.invokeExact(dev)), "cuDevicePrimaryCtxRelease");
+  }
+
+  void ctxSetCurrent(MemorySegment ctx) {
+    check(invoke(() -> (int) cuCtxSetCurrent.invokeExact(ctx)), "cuCtxSetCurrent");
+  }
+
+  /** {free, total} bytes of the current context's device. */
+  long[] memGetInfo() {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment f = a.allocate(JAVA_LONG), t = a.allocate(JAVA_LONG);
+      check(invoke(() -> (int) cuMemGetInfo.invokeExact(f, t)), "cuMemGetInfo");
+      return new long[] {f.get(JAVA_LONG, 0), t.get(JAVA_LONG, 0)};
+    }
+  }
+
+  long memAlloc(long bytes) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(JAVA_LONG);
+      int rc = invoke(() -> (int) cuMemAlloc.invokeExact(p, bytes));
+      if (rc != 0) {
+        throw new CudaException("cuMemAlloc of " + bytes + " bytes failed: " + errorName(rc) + " (" + rc + ")");
+      }
+      return p.get(JAVA_LONG, 0);
+    }
+  }
+
+  void memFree(long ptr) {
+    check(invoke(() -> (int) cuMemFree.invokeExact(ptr)), "cuMemFree");
+  }
+
+  void memsetD8Async(long ptr, byte value, long bytes, MemorySegment stream) {
+    check(invoke(() -> (int) cuMemsetD8Async.invokeExact(ptr, value, bytes, stream)), "cuMemsetD8Async");
+  }
+
+  /** From pageable memory the driver stages the bytes before returning, so src may be reused at once. */
+  void memcpyHtoDAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
+    check(invoke(() -> (int) cuMemcpyHtoDAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyHtoDAsync");
+  }
+
+  /** Into pageable memory this returns only once the copy has completed. */
+  void memcpyDtoHAsync(MemorySegment dst, long src, long bytes, MemorySegment stream) {
+    check(invoke(() -> (int) cuMemcpyDtoHAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyDtoHAsync");
+  }
+
+  void memcpyDtoDAsync(long dst, long src, long bytes, MemorySegment stream) {
+    check(invoke(() -> (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyDtoDAsync");
+  }
+
+  MemorySegment streamCreate() {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      check(invoke(() -> (int) cuStreamCreate.invokeExact(p, 0)), "cuStreamCreate");
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  void streamSynchronize(MemorySegment stream) {
+    check(invoke(() -> (int) cuStreamSynchronize.invokeExact(stream)), "cuStreamSynchronize");
+  }
+
+  void streamDestroy(MemorySegment stream) {
+    check(invoke(() -> (int) cuStreamDestroy.invokeExact(stream)), "cuStreamDestroy");
+  }
+
+  MemorySegment moduleLoadData(byte[] image) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment img = a.allocate(image.length + 1L, 16);
+      MemorySegment.copy(image, 0, img, JAVA_BYTE, 0, image.length);
+      MemorySegment p = a.allocate(ADDRESS);
+      check(invoke(() -> (int) cuModuleLoadData.invokeExact(p, img)), "cuModuleLoadData");
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  MemorySegment moduleGetFunction(MemorySegment module, String name) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      MemorySegment n = a.allocateFrom(name);
+      int rc = invoke(() -> (int) cuModuleGetFunction.invokeExact(p, module, n));
+      if (rc != 0) throw new CudaException("cuModuleGetFunction(" + name + ") failed: " + errorName(rc));
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  void launchKernel(MemorySegment f, int gx, int gy, int gz, int bx, int by, int bz, int smem,
+      MemorySegment stream, MemorySegment params, String name) {
+    int rc = invoke(() -> (int) cuLaunchKernel.invokeExact(
+        f, gx, gy, gz, bx, by, bz, smem, stream, params, MemorySegment.NULL));
+    if (rc != 0) {
+      throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
+          + bx + "x" + by + "x" + bz + ") failed: " + errorName(rc) + " (" + rc + ")");
+    }
+  }
+}

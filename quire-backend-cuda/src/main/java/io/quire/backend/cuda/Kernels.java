@@ -1,0 +1,138 @@
+package io.quire.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+
+/**
+ * The kernels of {@code resources/io/quire/backend/cuda/kernels/*.cu}, compiled by NVRTC for the
+ * device's architecture at startup and cached on disk by (source hash, arch), and their launches.
+ * Cache folder: {@code QUIRE_CUDA_CACHE}, else {@code ~/.cache/quire/cuda-kernels}.
+ */
+final class Kernels {
+  private static final Logger LOG = Logger.getLogger(Kernels.class.getName());
+  private static final String DIR = "/io/quire/backend/cuda/kernels/";
+  /** Each file and the kernels it defines. */
+  private static final Map<String, List<String>> FILES = Map.of(
+      "embedding.cu", List.of("embedding"),
+      "rmsnorm.cu", List.of("rms_norm", "add_rms_norm"),
+      "head_rmsnorm.cu", List.of("head_rms_norm"),
+      "rope.cu", List.of("rope"),
+      "silu_mul.cu", List.of("silu_mul"),
+      "write_kv.cu", List.of("write_kv"),
+      "paged_attention.cu", List.of("paged_attention"),
+      "gather_rows.cu", List.of("gather_rows"),
+      "bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32"));
+  private static final List<String> HEADERS = List.of("common.cuh");
+  private static final int MAX_ARGS = 32;
+
+  private final CudaDriver cu;
+  private final MemorySegment stream;
+  private final Map<String, MemorySegment> functions = new HashMap<>();
+  private final Arena arena = Arena.ofShared();
+  // Reused for every launch: cuLaunchKernel copies the arguments before it returns.
+  private final MemorySegment argValues = arena.allocate(8L * MAX_ARGS, 8);
+  private final MemorySegment argPointers = arena.allocate(ADDRESS, MAX_ARGS);
+
+  Kernels(CudaDriver cu, MemorySegment stream, int ccMajor, int ccMinor) {
+    this.cu = cu;
+    this.stream = stream;
+    for (int i = 0; i < MAX_ARGS; i++) argPointers.setAtIndex(ADDRESS, i, argValues.asSlice(8L * i, 8));
+    String arch = "sm_" + ccMajor + ccMinor;
+    Map<String, String> headers = new HashMap<>();
+    for (String h : HEADERS) headers.put(h, resource(h));
+    Nvrtc nvrtc = Nvrtc.get();
+    List<String> options = List.of("--gpu-architecture=" + arch, "--std=c++17");
+    for (Map.Entry<String, List<String>> f : FILES.entrySet()) {
+      String src = resource(f.getKey());
+      byte[] cubin = cubin(nvrtc, f.getKey(), src, headers, options, arch);
+      MemorySegment module = cu.moduleLoadData(cubin);
+      for (String k : f.getValue()) functions.put(k, cu.moduleGetFunction(module, k));
+    }
+  }
+
+  private static byte[] cubin(Nvrtc nvrtc, String name, String src, Map<String, String> headers, List<String> options, String arch) {
+    String key = hash(nvrtc.version() + "\n" + options + "\n" + src + "\n" + headers);
+    Path file = cacheDir().resolve(name.replace(".cu", "") + "-" + key.substring(0, 16) + "-" + arch + ".cubin");
+    try {
+      if (Files.isRegularFile(file)) return Files.readAllBytes(file);
+    } catch (IOException e) {
+      LOG.warning("cannot read cached kernel " + file + ": " + e.getMessage());
+    }
+    byte[] cubin = nvrtc.compileToCubin(name, src, headers, options);
+    try {
+      Files.createDirectories(file.getParent());
+      Path tmp = Files.createTempFile(file.getParent(), name, ".tmp");
+      Files.write(tmp, cubin);
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      LOG.warning("cannot cache kernel " + file + ": " + e.getMessage());
+    }
+    return cubin;
+  }
+
+  static Path cacheDir() {
+    String env = System.getenv("QUIRE_CUDA_CACHE");
+    if (env != null && !env.isBlank()) return Path.of(env);
+    return Path.of(System.getProperty("user.home"), ".cache", "quire", "cuda-kernels");
+  }
+
+  static String resource(String name) {
+    try (InputStream in = Kernels.class.getResourceAsStream(DIR + name)) {
+      if (in == null) throw new IllegalStateException("kernel source " + DIR + name + " missing from the jar");
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String hash(String s) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Launches kernel {@code name}; args are Long (device pointers, 64-bit), Integer or Float, in the
+   * kernel's parameter order.
+   */
+  synchronized void launch(String name, int gx, int gy, int block, Object... args) {
+    MemorySegment f = functions.get(name);
+    if (f == null) throw new IllegalArgumentException("no kernel " + name);
+    if (args.length > MAX_ARGS) throw new IllegalArgumentException(name + ": too many arguments");
+    if (gx == 0 || gy == 0) return;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case Long l -> argValues.set(JAVA_LONG, 8L * i, l);
+        case Integer n -> argValues.set(JAVA_INT, 8L * i, n);
+        case Float x -> argValues.set(JAVA_FLOAT, 8L * i, x);
+        default -> throw new IllegalArgumentException(name + ": argument " + i + " has type " + args[i].getClass());
+      }
+    }
+    cu.launchKernel(f, gx, gy, 1, block, 1, 1, 0, stream, argPointers, name);
+  }
+
+  void close() {
+    arena.close();
+  }
+}
