@@ -65,6 +65,18 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--request-timeout-ms", defaultValue = "0", description = "abort requests running longer (0: never)")
   long requestTimeoutMs;
 
+  @Option(names = "--max-model-len", description = "with --model: max_model_len (default: the model's)")
+  Integer maxModelLen;
+
+  @Option(names = "--max-num-seqs", description = "with --model: max_num_seqs (default 256)")
+  Integer maxNumSeqs;
+
+  @Option(names = "--num-gpu-blocks-override", description = "with --model: KV blocks in the pool")
+  Integer numGpuBlocksOverride;
+
+  @Option(names = "--gpu-memory-utilization", description = "with --model: gpu_memory_utilization (default 0.90)")
+  Double gpuMemoryUtilization;
+
   public ServeCommand() {}
 
   /** Starts the server from the parsed options (for embedding and tests). */
@@ -86,13 +98,22 @@ public final class ServeCommand implements Callable<Integer> {
     ModelRepository.Options ro = new ModelRepository.Options(device, System.getenv());
     EngineLauncher launcher = new EngineLauncher();
     ModelRepository repo = model != null
-        ? ModelRepository.ofModelFolder(model, servedModelName, ro, launcher)
+        ? ModelRepository.ofModelFolder(model, servedModelName, engineArgs(), ro, launcher)
         : ModelRepository.ofDirectory(modelRepository, ro, launcher);
     ServerOptions so = new ServerOptions(apiKey, explicit, maxRequestBytes, requestTimeoutMs * 1_000_000L);
     QuireServer s = QuireServer.start(repo, so, host, httpPort, metricsPort, loadModel);
     LOG.info("HTTP (KServe v2 + generate, OpenAI /v1) on " + host + ":" + s.httpPort() + ", metrics on :" + s.metricsPort()
         + "; gRPC (port " + grpcPort + ") is not served yet");
     return s;
+  }
+
+  private java.util.Map<String, Object> engineArgs() {
+    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+    if (maxModelLen != null) m.put("max_model_len", maxModelLen);
+    if (maxNumSeqs != null) m.put("max_num_seqs", maxNumSeqs);
+    if (numGpuBlocksOverride != null) m.put("num_gpu_blocks_override", numGpuBlocksOverride);
+    if (gpuMemoryUtilization != null) m.put("gpu_memory_utilization", gpuMemoryUtilization);
+    return m;
   }
 
   @Override

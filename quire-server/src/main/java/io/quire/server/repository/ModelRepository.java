@@ -43,6 +43,7 @@ public final class ModelRepository implements AutoCloseable {
   private final Path root;
   private final Path singleModel;
   private final String singleModelName;
+  private final Map<String, Object> singleModelArgs;
   private final Options options;
   private final EngineLauncher launcher;
   private final Map<String, Entry> models = new ConcurrentHashMap<>();
@@ -53,10 +54,12 @@ public final class ModelRepository implements AutoCloseable {
     volatile NavigableMap<Long, ServedModel> versions = Collections.emptyNavigableMap();
   }
 
-  private ModelRepository(Path root, Path singleModel, String singleModelName, Options options, EngineLauncher launcher) {
+  private ModelRepository(Path root, Path singleModel, String singleModelName, Map<String, Object> singleModelArgs,
+      Options options, EngineLauncher launcher) {
     this.root = root;
     this.singleModel = singleModel;
     this.singleModelName = singleModelName;
+    this.singleModelArgs = singleModelArgs;
     this.options = options;
     this.launcher = launcher;
   }
@@ -64,13 +67,15 @@ public final class ModelRepository implements AutoCloseable {
   public static ModelRepository ofDirectory(Path root, Options options, EngineLauncher launcher) throws IOException {
     Path r = root.toAbsolutePath().normalize();
     if (!Files.isDirectory(r)) throw new IOException("model repository " + root + " is not a directory");
-    return new ModelRepository(r, null, null, options, launcher);
+    return new ModelRepository(r, null, null, Map.of(), options, launcher);
   }
 
-  public static ModelRepository ofModelFolder(Path hfDir, String name, Options options, EngineLauncher launcher) {
+  /** One HF folder served as {@code name}; {@code engineArgs} as a model.json would give them. */
+  public static ModelRepository ofModelFolder(Path hfDir, String name, Map<String, Object> engineArgs, Options options,
+      EngineLauncher launcher) {
     Path d = hfDir.toAbsolutePath().normalize();
     String n = name != null ? name : d.getFileName().toString();
-    return new ModelRepository(null, d, n, options, launcher);
+    return new ModelRepository(null, d, n, Map.copyOf(engineArgs), options, launcher);
   }
 
   /** Model names the repository holds (directories with config.pbtxt, or the single model). */
@@ -249,7 +254,7 @@ public final class ModelRepository implements AutoCloseable {
   private NavigableMap<Long, ServedModel> loadSingle() throws InvalidModelException {
     ModelConfig cfg = ModelConfigs.complete(ModelConfig.newBuilder().setBackend("vllm").build(), singleModelName);
     requireHfFolder(singleModel, "--model " + singleModel);
-    EngineArgs args = EngineArgs.resolve(Map.of(), Map.of(), options.env());
+    EngineArgs args = EngineArgs.resolve(singleModelArgs, Map.of(), options.env());
     TreeMap<Long, ServedModel> out = new TreeMap<>();
     out.put(1L, start(singleModelName, "1", cfg, singleModel, args));
     return out;

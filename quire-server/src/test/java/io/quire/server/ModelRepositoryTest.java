@@ -1,0 +1,84 @@
+package io.quire.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quire.engine.EngineConfig;
+import io.quire.server.repository.EngineArgs;
+import io.quire.server.repository.InvalidModelException;
+import io.quire.server.repository.ModelConfigs;
+import io.quire.server.repository.proto.ModelConfig;
+import io.quire.server.repository.proto.ModelInstanceGroup;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** config.pbtxt parsing and completion, and the precedence of engine arguments. */
+class ModelRepositoryTest {
+
+  @Test
+  void seedConfigParsesAsTritonModelConfig() throws Exception {
+    ModelConfig c = ModelConfigs.parse(TestModels.SEED_CONFIG, "config.pbtxt");
+    assertEquals("vllm", c.getPlatform());
+    assertEquals(1024, c.getMaxBatchSize());
+    assertEquals("input_text", c.getInput(0).getName());
+    assertEquals(-1L, c.getInput(0).getDims(0));
+    assertEquals(ModelInstanceGroup.Kind.KIND_CPU, c.getInstanceGroup(0).getKind());
+    ModelConfig done = ModelConfigs.complete(c, "llama2-7b-chat-v1.0");
+    assertTrue(done.getInputList().stream().anyMatch(i -> i.getName().equals("text_input")));
+    assertTrue(done.getOutputList().stream().anyMatch(o -> o.getName().equals("text_output")));
+    assertTrue(done.getModelTransactionPolicy().getDecoupled());
+  }
+
+  @Test
+  void parametersMapAndVersionPolicyParse() throws Exception {
+    ModelConfig c = ModelConfigs.parse("""
+        backend: "vllm"
+        version_policy: { specific: { versions: [ 2 ] } }
+        parameters { key: "max_num_seqs" value: { string_value: "8" } }
+        instance_group [ { count: 1 kind: KIND_GPU gpus: [ 0 ] } ]
+        """, "config.pbtxt");
+    assertEquals("8", c.getParametersMap().get("max_num_seqs").getStringValue());
+    assertEquals(2L, c.getVersionPolicy().getSpecific().getVersions(0));
+    assertEquals(0, c.getInstanceGroup(0).getGpus(0));
+  }
+
+  @Test
+  void invalidConfigsNameTheProblem() {
+    var e = assertThrows(InvalidModelException.class, () -> ModelConfigs.parse("bogus_field: 1", "config.pbtxt"));
+    assertTrue(e.getMessage().contains("bogus_field"), e.getMessage());
+    e = assertThrows(InvalidModelException.class,
+        () -> ModelConfigs.complete(ModelConfigs.parse("name: \"a\" backend: \"vllm\"", "x"), "b"));
+    assertTrue(e.getMessage().contains("does not match"), e.getMessage());
+    e = assertThrows(InvalidModelException.class, () -> ModelConfigs.complete(ModelConfig.getDefaultInstance(), "a"));
+    assertTrue(e.getMessage().contains("neither backend nor platform"), e.getMessage());
+  }
+
+  @Test
+  void engineArgumentPrecedenceIsParametersThenModelJsonThenEnv() throws Exception {
+    Map<String, String> env = Map.of("TRITON_VLLM_GPU_MEMORY_UTILIZATION", "0.5", "QUIRE_GPU_MEMORY_UTILIZATION", "0.6");
+    assertEquals(0.6, EngineArgs.resolve(Map.of(), Map.of(), env).gpuMemoryUtilization());
+    assertEquals(0.5, EngineArgs.resolve(Map.of(), Map.of(), Map.of("TRITON_VLLM_GPU_MEMORY_UTILIZATION", "0.5")).gpuMemoryUtilization());
+    assertEquals(0.7, EngineArgs.resolve(Map.of("gpu_memory_utilization", "0.7"), Map.of(), env).gpuMemoryUtilization());
+    EngineArgs a = EngineArgs.resolve(Map.of("gpu_memory_utilization", "0.7", "max_num_seqs", "4", "block_size", "32"),
+        Map.of("gpu_memory_utilization", "0.8", "vllm_unrelated", "x"), env);
+    assertEquals(0.8, a.gpuMemoryUtilization());
+    assertEquals(0.9, EngineArgs.resolve(Map.of(), Map.of(), Map.of()).gpuMemoryUtilization());
+    EngineConfig ec = a.toEngineConfig(Path.of("m"), "cpu", 2);
+    assertEquals(2, ec.maxNumSeqs(), "max_batch_size caps concurrent sequences");
+    assertEquals(32, ec.blockSize());
+    assertEquals(2048, ec.maxNumBatchedTokens());
+    assertEquals(8192, a.toEngineConfig(Path.of("m"), "cuda", 0).maxNumBatchedTokens());
+  }
+
+  @Test
+  void badEngineArgumentsNameTheKey() {
+    var e = assertThrows(InvalidModelException.class, () -> EngineArgs.resolve(Map.of("max_num_seqs", "many"), Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("max_num_seqs"));
+    e = assertThrows(InvalidModelException.class, () -> EngineArgs.resolve(Map.of(), Map.of(), Map.of("QUIRE_GPU_MEMORY_UTILIZATION", "1.5")));
+    assertTrue(e.getMessage().contains("gpu_memory_utilization"));
+    e = assertThrows(InvalidModelException.class, () -> EngineArgs.resolve(Map.of("tensor_parallel_size", "2"), Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("tensor_parallel_size"));
+  }
+}
