@@ -1,0 +1,97 @@
+package io.quire.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quire.models.DummyWeights;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** `quire generate` and `quire tokenize` as a user runs them, against HF's recorded outputs. */
+class CliTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir static Path tmp;
+  static Path model;
+  static JsonNode golden;
+
+  @BeforeAll
+  static void buildFixture() throws Exception {
+    Path testdata = Path.of("").toAbsolutePath();
+    while (!Files.isDirectory(testdata.resolve("testdata"))) testdata = testdata.getParent();
+    testdata = testdata.resolve("testdata");
+    Path fx = testdata.resolve("models/qwen3-tiny");
+    model = tmp.resolve("qwen3-tiny");
+    DummyWeights.write(model, (ObjectNode) JSON.readTree(Files.readString(fx.resolve("config.json"))), 0, 1L << 40);
+    Files.copy(fx.resolve("generation_config.json"), model.resolve("generation_config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(testdata.resolve("tokenizers/qwen3/tokenizer.json.gz"), model.resolve("tokenizer.json.gz"));
+    Files.copy(testdata.resolve("tokenizers/qwen3/tokenizer_config.json"), model.resolve("tokenizer_config.json"));
+    golden = JSON.readTree(Files.readString(fx.resolve("golden.json")));
+  }
+
+  record Run(int exit, String out, String err) {}
+
+  static Run run(String... args) {
+    PrintStream saved = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    StringWriter err = new StringWriter();
+    try {
+      System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      CommandLine cl = new CommandLine(new Main());
+      cl.setErr(new PrintWriter(err, true));
+      cl.setExecutionExceptionHandler((ex, cmd, parse) -> {
+        cmd.getErr().println("quire: " + Errors.oneLine(ex));
+        return 1;
+      });
+      int code = cl.execute(args);
+      return new Run(code, buf.toString(StandardCharsets.UTF_8), err.toString());
+    } finally {
+      System.setOut(saved);
+    }
+  }
+
+  @Test
+  void generateJsonEqualsTransformersGreedy() throws Exception {
+    JsonNode c = golden.get("cases").get(1);
+    Run r = run("generate", "--model", model.toString(), "--prompt", c.get("prompt").asText(),
+        "--max-tokens", "16", "--temperature", "0", "--device", "cpu", "--num-kv-blocks", "64", "--json");
+    assertEquals(0, r.exit(), r.err());
+    JsonNode j = JSON.readTree(r.out());
+    assertEquals(c.get("prompt_ids"), j.get("prompt_token_ids"));
+    assertEquals(c.get("greedy_ids"), j.get("token_ids"));
+    assertEquals("length", j.get("finish_reason").asText());
+    assertTrue(j.get("text").isTextual());
+  }
+
+  @Test
+  void tokenizePrintsIdsAsJsonArray() throws Exception {
+    JsonNode c = golden.get("cases").get(0);
+    Run r = run("tokenize", "--model", model.toString(), "--add-special-tokens", c.get("prompt").asText());
+    assertEquals(0, r.exit(), r.err());
+    assertEquals(c.get("prompt_ids"), JSON.readTree(r.out()));
+  }
+
+  @Test
+  void userMistakesAreOneLineErrors() {
+    Run missing = run("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "hi");
+    assertEquals(1, missing.exit());
+    assertEquals(1, missing.err().strip().lines().count(), missing.err());
+    assertTrue(missing.err().contains("config.json"), missing.err());
+    Run badTemp = run("generate", "--model", model.toString(), "--prompt", "hi", "--temperature", "-1", "--num-kv-blocks", "16");
+    assertEquals(1, badTemp.exit());
+    assertTrue(badTemp.err().contains("temperature"), badTemp.err());
+    Run badDevice = run("generate", "--model", model.toString(), "--prompt", "hi", "--device", "tpu");
+    assertTrue(badDevice.err().contains("--device"), badDevice.err());
+  }
+}
