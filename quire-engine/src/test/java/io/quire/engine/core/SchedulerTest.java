@@ -192,6 +192,26 @@ class SchedulerTest {
   }
 
   @Test
+  void blocksCachedByAVictimPreemptedBeforeItsChunkRanAreNotServedLater() {
+    Scheduler s = new Scheduler(new SchedulerConfig(8, 64, 1024, 2, 8, true, SchedulingPolicy.PRIORITY, 16, 4));
+    Request a = request("a", tokens(0, 3), 3, 0, 1);
+    Request v = request("v", tokens(100, 10), 3, 5, 2);
+    Request c = request("c", tokens(200, 4), 3, 0, 3);
+    s.add(a);
+    s.add(v);
+    s.add(c);
+    assertEquals(List.of(3, 4, 4), counts(step(s)));
+    // v's chunk [4, 8) fills its blocks 2 and 3 (cached at allocation), then c needs a block: v goes
+    SchedulerOutput out = step(s);
+    assertEquals(List.of("a", "c"), ids(out));
+    assertEquals(List.of(v), out.preempted());
+    s.abort("a");
+    s.abort("c");
+    assertEquals(List.of(4), counts(s.schedule())); // positions 4..7: the threshold caps the chunk
+    assertEquals(4, v.numComputedTokens); // blocks 0, 1 were computed; block 2 never was
+  }
+
+  @Test
   void priorityAdmitsTheLowestPriorityValueFirstThenArrivalOrder() {
     Scheduler s = new Scheduler(new SchedulerConfig(2, 64, 1024, 4, 64, true, SchedulingPolicy.PRIORITY, 16, 0));
     s.add(request("late-low", tokens(0, 2), 3, 9, 1));
