@@ -42,65 +42,60 @@ final class HalfFloats {
     };
   }
 
-  /** Lane-wise f16 bits (zero-extended in each int lane) to f32, exact for all values. */
-  static FloatVector f16ToFloat(IntVector h) {
-    IntVector em = h.and(0x7FFF);
-    IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-    IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
-    IntVector normal = shifted.add(112 << 23);
-    // Subnormal halves are m * 2^-24; computing that from an int avoids denormal float inputs.
-    IntVector subnormal =
-        ((FloatVector) em.convert(VectorOperators.I2F, 0)).mul(0x1p-24f).reinterpretAsInts();
-    IntVector infNan = shifted.or(0x7F800000);
-    IntVector bits =
-        normal
-            .blend(subnormal, em.compare(VectorOperators.LT, 0x400))
-            .blend(infNan, em.compare(VectorOperators.GE, 0x7C00));
-    return bits.or(sign).reinterpretAsFloats();
-  }
+  // The conversions below sit inside their loops on purpose: a vector returned from a method that
+  // C2 does not inline is boxed, which costs more than the conversion.
 
-  /** FS.length() elements of a 16-bit segment starting at byte offset {@code off}, as f32. */
-  static FloatVector loadHalf(MemorySegment seg, DType dtype, long off) {
-    IntVector i =
-        (IntVector)
-            ShortVector.fromMemorySegment(HALF_SS, seg, off, LE).convertShape(VectorOperators.S2I, IS, 0);
-    if (dtype == DType.BF16) {
-      return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-    return f16ToFloat(i.and(0xFFFF));
-  }
-
-  /** dst[dstPos + i] = src[srcIndex + i] as f32, for i in [0, n). */
+  /** dst[dstPos + i] = src[srcIndex + i] as f32, for i in [0, n); scalar, for small vectors. */
   static void toFloats(MemorySegment src, DType dtype, long srcIndex, float[] dst, int dstPos, int n) {
-    int f = FS.length();
-    int i = 0;
-    switch (dtype) {
-      case F32 -> {
-        MemorySegment.copy(src, JAVA_FLOAT_UNALIGNED, srcIndex * 4, dst, dstPos, n);
-        return;
-      }
-      case BF16, F16 -> {
-        for (; i + f <= n; i += f) {
-          loadHalf(src, dtype, (srcIndex + i) * 2).intoArray(dst, dstPos + i);
-        }
-      }
-      case I32 -> throw new IllegalArgumentException("I32 is not a float dtype");
+    if (dtype == DType.F32) {
+      MemorySegment.copy(src, JAVA_FLOAT_UNALIGNED, srcIndex * 4, dst, dstPos, n);
+      return;
     }
-    for (; i < n; i++) {
+    for (int i = 0; i < n; i++) {
       dst[dstPos + i] = get(src, dtype, srcIndex + i);
     }
   }
 
   /** dst[dstIndex + i] (an f32 segment) = src[srcIndex + i] as f32, for i in [0, n). */
   static void toFloats(MemorySegment src, DType dtype, long srcIndex, MemorySegment dst, long dstIndex, int n) {
-    if (dtype == DType.F32) {
-      MemorySegment.copy(src, srcIndex * 4, dst, dstIndex * 4, (long) n * 4);
-      return;
-    }
     int f = FS.length();
     int i = 0;
-    for (; i + f <= n; i += f) {
-      loadHalf(src, dtype, (srcIndex + i) * 2).intoMemorySegment(dst, (dstIndex + i) * 4, LE);
+    switch (dtype) {
+      case F32 -> {
+        MemorySegment.copy(src, srcIndex * 4, dst, dstIndex * 4, (long) n * 4);
+        return;
+      }
+      case BF16 -> {
+        for (; i + f <= n; i += f) {
+          ((IntVector) ShortVector.fromMemorySegment(HALF_SS, src, (srcIndex + i) * 2, LE)
+                  .convertShape(VectorOperators.S2I, IS, 0))
+              .lanewise(VectorOperators.LSHL, 16)
+              .reinterpretAsFloats()
+              .intoMemorySegment(dst, (dstIndex + i) * 4, LE);
+        }
+      }
+      case F16 -> {
+        for (; i + f <= n; i += f) {
+          IntVector h =
+              ((IntVector) ShortVector.fromMemorySegment(HALF_SS, src, (srcIndex + i) * 2, LE)
+                      .convertShape(VectorOperators.S2I, IS, 0))
+                  .and(0xFFFF);
+          // Normal: rebias the exponent. Subnormal (m * 2^-24): from the integer, avoiding denormal
+          // float inputs. Inf/NaN: all-ones exponent. Then the sign.
+          IntVector em = h.and(0x7FFF);
+          IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+          IntVector subnormal =
+              ((FloatVector) em.convert(VectorOperators.I2F, 0)).mul(0x1p-24f).reinterpretAsInts();
+          shifted
+              .add(112 << 23)
+              .blend(subnormal, em.compare(VectorOperators.LT, 0x400))
+              .blend(shifted.or(0x7F800000), em.compare(VectorOperators.GE, 0x7C00))
+              .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16))
+              .reinterpretAsFloats()
+              .intoMemorySegment(dst, (dstIndex + i) * 4, LE);
+        }
+      }
+      case I32 -> throw new IllegalArgumentException("I32 is not a float dtype");
     }
     for (; i < n; i++) {
       dst.setAtIndex(JAVA_FLOAT_UNALIGNED, dstIndex + i, get(src, dtype, srcIndex + i));
