@@ -81,7 +81,7 @@ public final class KvCacheManager {
     }
     pool.touch(hits);
     t.blocks.addAll(hits);
-    t.numHashed = hits.size();
+    if (!hits.isEmpty()) t.numHashed = hits.size();
     t.blocks.addAll(pool.allocate(needed));
     if (prefixCaching) {
       for (int full = total / blockSize; t.numHashed < full; t.numHashed++) {
