@@ -1,0 +1,356 @@
+package io.quire.backend.cuda;
+
+import io.quire.backend.cpu.CpuBackend;
+import io.quire.spi.Backend;
+import io.quire.spi.BatchMetadata;
+import io.quire.spi.DType;
+import io.quire.spi.DeviceBatch;
+import io.quire.spi.KvCache;
+import io.quire.spi.Rope;
+import io.quire.spi.Tensor;
+import io.quire.spi.WeightData;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Each CUDA op against the CPU backend on the same bf16-representable inputs. The CPU computes in
+ * fp32 throughout; CUDA rounds each op's output to bf16 (relative step 2^-8), so an element passes
+ * when |gpu - cpu| <= 2^-7 |cpu| + 1e-2 rms(cpu).
+ */
+final class OpChecks {
+  record Result(String name, boolean pass, String detail) {
+    @Override
+    public String toString() {
+      return (pass ? "PASS " : "FAIL ") + name + ": " + detail;
+    }
+  }
+
+  private final Backend gpu;
+  private final CpuBackend cpu = new CpuBackend(2);
+  private final SplittableRandom rnd = new SplittableRandom(42);
+  private final List<Result> results = new ArrayList<>();
+
+  OpChecks(Backend gpu) {
+    this.gpu = gpu;
+  }
+
+  static List<Result> run(Backend gpu) {
+    OpChecks c = new OpChecks(gpu);
+    try {
+      c.embedding();
+      c.rmsNorm(5, 1000);
+      c.rmsNorm(3, 4096);
+      c.addRmsNorm(5, 1000);
+      c.headRmsNorm(3, 6, 128);
+      c.headRmsNorm(4, 4, 32);
+      c.matmul(1, 1000, 777, false, DType.BF16);
+      c.matmul(7, 1000, 777, true, DType.BF16);
+      c.matmul(33, 4096, 512, false, DType.BF16);
+      c.matmul(3, 512, 1001, false, DType.F32);
+      c.rope(128, 8, 2);
+      c.rope(64, 4, 4);
+      c.siluMul(4, 1000);
+      c.attention(8, 2, 128, new int[] {37, 35, 9, 700}, new int[] {1, 20, 9, 1});
+      c.attention(4, 4, 64, new int[] {1, 16, 17, 50}, new int[] {1, 16, 5, 50});
+      c.attention(4, 2, 16, new int[] {5, 33}, new int[] {5, 1});
+      c.attention(32, 8, 128, new int[] {512}, new int[] {1});
+      c.gather();
+    } finally {
+      c.cpu.close();
+    }
+    return c.results;
+  }
+
+  // ---- inputs ----
+
+  private float[] randn(int n, double scale) {
+    float[] a = new float[n];
+    for (int i = 0; i < n; i++) a[i] = Bf16.toFloat(Bf16.fromFloat((float) (gauss() * scale)));
+    return a;
+  }
+
+  private double gauss() {
+    return Math.sqrt(-2 * Math.log(1 - rnd.nextDouble())) * Math.cos(2 * Math.PI * rnd.nextDouble());
+  }
+
+  /** The same values as a tensor of backend b (f32 on the CPU, bf16 on CUDA). */
+  private static Tensor tensor(Backend b, float[] data, int rows, int cols) {
+    MemorySegment s = Arena.ofAuto().allocate(4L * data.length, 64);
+    MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT, 0, data.length);
+    return b.loadWeight(new WeightData("t", DType.F32, rows, cols, s));
+  }
+
+  private static Tensor bf16Weight(Backend b, float[] data, int rows, int cols) {
+    MemorySegment s = Arena.ofAuto().allocate(2L * data.length, 64);
+    for (int i = 0; i < data.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, Bf16.fromFloat(data[i]));
+    return b.loadWeight(new WeightData("w", DType.BF16, rows, cols, s));
+  }
+
+  private static float[] host(Backend b, Tensor t) {
+    float[] out = new float[t.rows() * t.cols()];
+    b.copyToHost(t, out);
+    return out;
+  }
+
+  private void compare(String name, float[] want, float[] got) {
+    double ss = 0;
+    for (float w : want) ss += (double) w * w;
+    double rms = Math.sqrt(ss / Math.max(1, want.length));
+    double maxErr = 0, worstRatio = 0;
+    int bad = 0, worst = -1;
+    for (int i = 0; i < want.length; i++) {
+      double err = Math.abs(got[i] - want[i]);
+      double tol = 0x1p-7 * Math.abs(want[i]) + 1e-2 * rms;
+      if (!(err <= tol)) bad++;
+      if (!(err / tol <= worstRatio)) {
+        worstRatio = err / tol;
+        worst = i;
+      }
+      maxErr = Math.max(maxErr, Double.isNaN(err) ? Double.POSITIVE_INFINITY : err);
+    }
+    String detail = String.format("%d values, max |err| %.3g (rms %.3g), worst err/tol %.2f at %d (cpu %s gpu %s), %d outside tolerance",
+        want.length, maxErr, rms, worstRatio, worst, worst < 0 ? "-" : want[worst], worst < 0 ? "-" : got[worst], bad);
+    results.add(new Result(name, bad == 0, detail));
+  }
+
+  private void guard(String name, Runnable r) {
+    try {
+      r.run();
+    } catch (RuntimeException e) {
+      results.add(new Result(name, false, "threw " + e));
+    }
+  }
+
+  private static BatchMetadata rows(int t) {
+    int[] ids = new int[t], pos = new int[t], slots = new int[t];
+    for (int i = 0; i < t; i++) {
+      pos[i] = i;
+      slots[i] = -1;
+    }
+    return new BatchMetadata(ids, pos, new int[] {0, t}, new int[] {t}, slots,
+        new int[][] {new int[(t + 15) / 16 + 1]}, new int[] {t - 1}, 16);
+  }
+
+  // ---- ops ----
+
+  void embedding() {
+    guard("embedding", () -> {
+      int vocab = 300, dim = 200;
+      float[] table = randn(vocab * dim, 1);
+      int[] ids = {0, 299, 17, 17, 123};
+      BatchMetadata m = rows(ids.length);
+      m = new BatchMetadata(ids, m.positions(), m.queryStartLoc(), m.seqLens(), m.slotMapping(), m.blockTables(), m.logitsIndices(), 16);
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor tb = bf16Weight(b, table, vocab, dim);
+        Tensor out = b.allocate(b.activationDType(), ids.length, dim);
+        try (DeviceBatch db = b.prepare(m)) {
+          b.embedding(tb, db, out);
+        }
+        outs[k++] = host(b, out);
+      }
+      compare("embedding", outs[0], outs[1]);
+    });
+  }
+
+  void rmsNorm(int t, int n) {
+    guard("rmsNorm " + t + "x" + n, () -> {
+      float[] x = randn(t * n, 3), w = randn(n, 0.2);
+      for (int i = 0; i < n; i++) w[i] = Bf16.toFloat(Bf16.fromFloat(1 + w[i]));
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor out = b.allocate(b.activationDType(), t, n);
+        b.rmsNorm(tensor(b, x, t, n), bf16Weight(b, w, 1, n), 1e-5f, out);
+        outs[k++] = host(b, out);
+      }
+      compare("rmsNorm " + t + "x" + n, outs[0], outs[1]);
+    });
+  }
+
+  void addRmsNorm(int t, int n) {
+    guard("addRmsNorm " + t + "x" + n, () -> {
+      float[] x = randn(t * n, 1), r = randn(t * n, 2), w = randn(n, 1);
+      float[][] outs = new float[2][], res = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor out = b.allocate(b.activationDType(), t, n);
+        Tensor rt = tensor(b, r, t, n);
+        b.addRmsNorm(tensor(b, x, t, n), rt, bf16Weight(b, w, 1, n), 1e-6f, out);
+        outs[k] = host(b, out);
+        res[k++] = host(b, rt);
+      }
+      compare("addRmsNorm " + t + "x" + n + " out", outs[0], outs[1]);
+      compare("addRmsNorm " + t + "x" + n + " residual", res[0], res[1]);
+    });
+  }
+
+  void headRmsNorm(int t, int heads, int hd) {
+    guard("headRmsNorm hd " + hd, () -> {
+      float[] x = randn(t * heads * hd, 2), w = randn(hd, 1);
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor xt = tensor(b, x, t, heads * hd);
+        b.headRmsNorm(xt, hd, bf16Weight(b, w, 1, hd), 1e-6f);
+        outs[k++] = host(b, xt);
+      }
+      compare("headRmsNorm " + t + "x" + heads + "x" + hd, outs[0], outs[1]);
+    });
+  }
+
+  void matmul(int t, int in, int outCols, boolean bias, DType outType) {
+    String name = "matmul " + t + "x" + in + " @ " + outCols + "x" + in + "^T" + (bias ? " + bias" : "") + " -> " + outType;
+    guard(name, () -> {
+      float[] x = randn(t * in, 1), w = randn(outCols * in, 1 / Math.sqrt(in)), bv = randn(outCols, 1);
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        DType ot = b == cpu ? DType.F32 : outType;
+        Tensor out = b.allocate(ot, t, outCols);
+        b.matmul(tensor(b, x, t, in), bf16Weight(b, w, outCols, in), bias ? bf16Weight(b, bv, 1, outCols) : null, out);
+        outs[k++] = host(b, out);
+      }
+      compare(name, outs[0], outs[1]);
+    });
+  }
+
+  void rope(int hd, int qh, int kh) {
+    guard("rope hd " + hd, () -> {
+      int[] pos = {0, 5, 99, 100, 1000, 40000};
+      int t = pos.length;
+      float[] inv = new float[hd / 2];
+      for (int i = 0; i < inv.length; i++) inv[i] = (float) (1 / Math.pow(10000, 2.0 * i / hd));
+      float[] q = randn(t * qh * hd, 1), kk = randn(t * kh * hd, 1);
+      BatchMetadata base = rows(t);
+      BatchMetadata m = new BatchMetadata(base.inputIds(), pos, base.queryStartLoc(), base.seqLens(), base.slotMapping(),
+          base.blockTables(), base.logitsIndices(), 16);
+      float[][] qs = new float[2][], ks = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Rope r = b.createRope(inv, hd, 100);
+        Tensor qt = tensor(b, q, t, qh * hd), kt = tensor(b, kk, t, kh * hd);
+        try (DeviceBatch db = b.prepare(m)) {
+          b.rope(qt, kt, r, db);
+        }
+        qs[k] = host(b, qt);
+        ks[k++] = host(b, kt);
+      }
+      compare("rope hd " + hd + " q (positions to 40000, table of 100)", qs[0], qs[1]);
+      compare("rope hd " + hd + " k", ks[0], ks[1]);
+    });
+  }
+
+  void siluMul(int t, int n) {
+    guard("siluMul", () -> {
+      float[] g = randn(t * 2 * n, 2);
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor out = b.allocate(b.activationDType(), t, n);
+        b.siluMul(tensor(b, g, t, 2 * n), out);
+        outs[k++] = host(b, out);
+      }
+      compare("siluMul " + t + "x" + n, outs[0], outs[1]);
+    });
+  }
+
+  /**
+   * A mixed batch: request i has context ctx[i] of which the last nq[i] tokens are this step's
+   * queries (decode when 1, a prefill chunk after cached tokens, or a whole prefill). All K/V are
+   * written first (a full-context step), through scattered physical blocks.
+   */
+  void attention(int heads, int kvHeads, int hd, int[] ctx, int[] nq) {
+    String name = "pagedAttention heads " + heads + "/" + kvHeads + " hd " + hd + " ctx " + java.util.Arrays.toString(ctx)
+        + " queries " + java.util.Arrays.toString(nq);
+    guard(name, () -> {
+      int bs = 16, s = ctx.length;
+      int numBlocks = 0;
+      for (int c : ctx) numBlocks += (c + bs - 1) / bs;
+      numBlocks += 3;
+      int[] perm = new int[numBlocks];
+      for (int i = 0; i < numBlocks; i++) perm[i] = i;
+      for (int i = numBlocks - 1; i > 0; i--) {
+        int j = rnd.nextInt(i + 1), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+      }
+      int[][] tables = new int[s][];
+      int next = 0;
+      for (int i = 0; i < s; i++) {
+        tables[i] = new int[(ctx[i] + bs - 1) / bs];
+        for (int j = 0; j < tables[i].length; j++) tables[i][j] = perm[next++];
+      }
+      int total = 0;
+      for (int c : ctx) total += c;
+      int width = kvHeads * hd;
+      float[] kAll = randn(total * width, 1), vAll = randn(total * width, 1);
+      int[] allPos = new int[total], allSlots = new int[total], allQsl = new int[s + 1];
+      for (int i = 0, t = 0; i < s; i++) {
+        allQsl[i] = t;
+        for (int p = 0; p < ctx[i]; p++, t++) {
+          allPos[t] = p;
+          allSlots[t] = tables[i][p / bs] * bs + p % bs;
+        }
+      }
+      allQsl[s] = total;
+      BatchMetadata writeAll = new BatchMetadata(new int[total], allPos, allQsl, ctx.clone(), allSlots, tables,
+          new int[0], bs);
+      int tq = 0;
+      for (int n : nq) tq += n;
+      int[] qPos = new int[tq], qSlots = new int[tq], qsl = new int[s + 1];
+      for (int i = 0, t = 0; i < s; i++) {
+        qsl[i] = t;
+        for (int p = ctx[i] - nq[i]; p < ctx[i]; p++, t++) {
+          qPos[t] = p;
+          qSlots[t] = tables[i][p / bs] * bs + p % bs;
+        }
+      }
+      qsl[s] = tq;
+      BatchMetadata step = new BatchMetadata(new int[tq], qPos, qsl, ctx.clone(), qSlots, tables, new int[0], bs);
+      float[] q = randn(tq * heads * hd, 1);
+      float scale = (float) (1 / Math.sqrt(hd));
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        try (KvCache cache = b.allocateKvCache(2, numBlocks, bs, kvHeads, hd)) {
+          try (DeviceBatch db = b.prepare(writeAll)) {
+            b.writeKv(tensor(b, kAll, total, width), tensor(b, vAll, total, width), cache, 1, db);
+          }
+          Tensor out = b.allocate(b.activationDType(), tq, heads * hd);
+          try (DeviceBatch db = b.prepare(step)) {
+            b.pagedAttention(tensor(b, q, tq, heads * hd), cache, 1, db, scale, out);
+          }
+          outs[k++] = host(b, out);
+        }
+      }
+      compare(name, outs[0], outs[1]);
+    });
+  }
+
+  void gather() {
+    guard("gatherLogitRows", () -> {
+      int t = 10, n = 300;
+      float[] x = randn(t * n, 1);
+      BatchMetadata base = rows(t);
+      int[] idx = {9, 0, 4};
+      BatchMetadata m = new BatchMetadata(base.inputIds(), base.positions(), base.queryStartLoc(), base.seqLens(),
+          base.slotMapping(), base.blockTables(), idx, 16);
+      float[][] outs = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor out = b.allocate(b.activationDType(), idx.length, n);
+        try (DeviceBatch db = b.prepare(m)) {
+          b.gatherLogitRows(tensor(b, x, t, n), db, out);
+        }
+        outs[k++] = host(b, out);
+      }
+      compare("gatherLogitRows", outs[0], outs[1]);
+    });
+  }
+}
