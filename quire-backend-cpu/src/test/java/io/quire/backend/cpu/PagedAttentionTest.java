@@ -27,9 +27,18 @@ class PagedAttentionTest {
   @ParameterizedTest(name = "heads {0}, kv heads {1}, headDim {2}, blockSize {3}")
   @CsvSource({"8, 2, 40, 16", "4, 4, 64, 4", "6, 1, 128, 16", "2, 1, 7, 3"})
   void attendsCausallyOverScatteredBlocksOfAMixedBatch(int nh, int nkv, int hd, int bs) {
+    check(nh, nkv, hd, bs, new int[] {34, 9, 1, 17, 40, 300}, new int[] {13, 9, 1, 1, 1, 1});
+  }
+
+  /** One request gives too few tasks for the threads, so its kv heads are split among tasks. */
+  @ParameterizedTest(name = "heads {0}, kv heads {1}, headDim {2}, blockSize {3}")
+  @CsvSource({"8, 4, 64, 16", "12, 3, 40, 8"})
+  void aSingleLongDecodeSplitsItsKvHeadsAmongThreads(int nh, int nkv, int hd, int bs) {
+    check(nh, nkv, hd, bs, new int[] {777}, new int[] {1});
+  }
+
+  private static void check(int nh, int nkv, int hd, int bs, int[] seqLens, int[] numQuery) {
     SplittableRandom r = TestData.random("pagedAttention " + nh + "/" + nkv + "/" + hd + "/" + bs);
-    int[] seqLens = {34, 9, 1, 17, 40, 300};
-    int[] numQuery = {13, 9, 1, 1, 1, 1};
     int s = seqLens.length;
     int numBlocks = 0;
     for (int len : seqLens) {
