@@ -84,6 +84,10 @@ public final class Scheduler {
     for (int i = 0; i < running.size() && budget > 0; ) {
       Request r = running.get(i);
       int n = Math.min(capPrefill(r.numTokens() - r.numComputedTokens), budget);
+      if (n <= 0) { // nothing left to compute until its sampled token arrives (onStepDone)
+        i++;
+        continue;
+      }
       boolean preemptedSelf = false;
       while (!kv.allocateSlots(r, n)) {
         Request victim = victim();

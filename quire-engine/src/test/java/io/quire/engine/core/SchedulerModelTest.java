@@ -208,6 +208,9 @@ class SchedulerModelTest {
         if (x.samples()) logits.add(m.queryStartLoc()[i + 1] - 1);
       }
       assertEquals(m.numTokens(), m.queryStartLoc()[numReqs]);
+      if (m.numTokens() < cfg.maxNumBatchedTokens()) { // budget left: no running request was skipped
+        for (Request r : s.running()) assertTrue(seen.contains(r), r + " skipped with budget left");
+      }
       assertArrayEquals(logits.stream().mapToInt(Integer::intValue).toArray(), m.logitsIndices());
       for (Request p : out.preempted()) {
         assertFalse(seen.contains(p));
