@@ -74,6 +74,21 @@ public final class CudaDecodeBench {
             len++;
           }
           double sec = (System.nanoTime() - start) / 1e9;
+          // The same steps again, each op synchronized and timed on the host.
+          OpTimer timer = new OpTimer(gpu);
+          int profiled = 16;
+          try (LlamaModel timed = LlamaModel.load(dir, timer, context, 1)) {
+            for (int s = 0; s < profiled + 2; s++) {
+              if (s == 2) timer.totals.clear();
+              BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len - 1}, new int[] {0, 1},
+                  new int[] {len}, new int[] {len - 1}, new int[][] {table}, new int[] {0}, bs);
+              try (DeviceBatch db = timer.prepare(m)) {
+                timer.copyToHost(timed.forward(db, cache), logits);
+              }
+            }
+          }
+          System.out.printf("per-op time of one decode step at context %d (host-timed, synchronized around each op):%n%s",
+              len, timer.report(profiled));
           double tps = steps / sec;
           double bw = gpu.deviceName().contains("H200") ? 4.8e12 : gpu.deviceName().contains("H100") ? 3.35e12 : Double.NaN;
           System.out.printf("decode batch 1, context %d..%d, %d steps: %.2f ms/token, %.1f tokens/s; %.0f GB/s of weights"

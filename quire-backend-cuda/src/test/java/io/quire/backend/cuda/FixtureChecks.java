@@ -162,7 +162,7 @@ final class FixtureChecks {
       for (int k = 0; k < streams.size(); k++) {
         List<Integer> got = new ArrayList<>();
         boolean finished = false;
-        for (RequestOutput o; (o = streams.get(k).poll(120, TimeUnit.SECONDS)) != null; ) {
+        for (RequestOutput o; (o = streams.get(k).poll(30, TimeUnit.SECONDS)) != null; ) {
           for (CompletionDelta d : o.deltas()) if (d.index() == 0) for (int t : d.newTokenIds()) got.add(t);
           if (o.finished()) {
             finished = true;
