@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "quire 0.1.0",
     description = "LLM inference on the JVM: paged KV cache, continuous batching, Triton/vLLM/OpenAI protocols.",
-    subcommands = {GenerateCommand.class, TokenizeCommand.class, ServeCommand.class, DummyModelCommand.class})
+    subcommands = {GenerateCommand.class, TokenizeCommand.class, io.quire.server.ServeCommand.class, DummyModelCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {

@@ -81,7 +81,19 @@ public final class ServeCommand implements Callable<Integer> {
 
   /** Starts the server from the parsed options (for embedding and tests). */
   public QuireServer startServer() throws Exception {
-    if ((modelRepository == null) == (model == null)) {
+    if (modelRepository == null && model == null) {
+      // No arguments: the embedded demo repository (models/ beside bin/quire), on the CPU.
+      String home = System.getProperty("quire.home");
+      java.nio.file.Path embedded = home == null ? null : java.nio.file.Path.of(home, "models");
+      if (embedded == null || !java.nio.file.Files.isDirectory(embedded)) {
+        throw new CommandLine.ParameterException(new CommandLine(this),
+            "give --model-repository DIR or --model HF_DIR (no embedded model repository found"
+                + (embedded == null ? "" : " at " + embedded) + ")");
+      }
+      modelRepository = embedded;
+      LOG.info("no --model-repository or --model: serving the embedded repository " + embedded);
+    }
+    if (modelRepository != null && model != null) {
       throw new CommandLine.ParameterException(new CommandLine(this), "give exactly one of --model-repository or --model");
     }
     if (!modelControlMode.equals("none") && !modelControlMode.equals("explicit")) {
