@@ -68,6 +68,13 @@ class NewcomerServeIT {
               "{\"model\":\"quire-demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me about the city.\"}],\"max_tokens\":30,\"temperature\":0}"))
           .build(), HttpResponse.BodyHandlers.ofString()).body());
       assertTrue(chat.at("/choices/0/message/content").asText().strip().length() > 10, chat.toString());
+      // The served model's greedy output equals transformers' for the same files.
+      JsonNode golden = JSON.readTree(Files.readString(root.resolve("tools/demo-model/results/golden.json"))).get("cases").get(0);
+      String greedy = "{\"text_input\": " + JSON.writeValueAsString(golden.get("prompt").asText())
+          + ", \"parameters\": {\"max_new_tokens\": 40, \"temperature\": 0, \"exclude_input_in_output\": true}}";
+      HttpResponse<String> g = http.send(HttpRequest.newBuilder(URI.create("http://localhost:8000/v2/models/quire-demo/generate"))
+          .POST(HttpRequest.BodyPublishers.ofString(greedy)).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(golden.get("text").asText(), JSON.readTree(g.body()).get("text_output").asText(), g.body());
     } finally {
       p.destroy();
       if (!p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
