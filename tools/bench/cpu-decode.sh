@@ -2,13 +2,16 @@
 # CPU decode benchmark: memory bandwidth, Quire (1 and 16 streams) and Jlama 0.8.4 on the same
 # random-weight Llama-3.2-1B-shaped bf16 folder, one table (docs/benchmarks.md).
 # Usage: tools/bench/cpu-decode.sh [CpuDecodeBench options, e.g. --repeats 3 --no-jlama]
-# MODEL_DIR (default /tmp/quire-bench/llama-3.2-1b) is written once; BENCH_JAVA_OPTS adds JVM flags.
+# MODEL_DIR (default /tmp/quire-bench/llama-3.2-1b) is written once; BENCH_JAVA_OPTS adds JVM flags;
+# BENCH_NO_BUILD=1 runs the jars already built (while others rebuild the same tree).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 MODEL_DIR=${MODEL_DIR:-/tmp/quire-bench/llama-3.2-1b}
 cd "$ROOT"
-MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}" ./mvnw -q -o -pl quire-bench -am package -DskipTests
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}" ./mvnw -q -o -pl quire-bench -am package -Dmaven.test.skip=true
+fi
 if [ ! -f "$MODEL_DIR/config.json" ]; then
   bin/quire dummy-model --shape llama-3.2-1b --out "$MODEL_DIR" --tokenizer testdata/tokenizers/llama3
 fi
