@@ -1,0 +1,57 @@
+package io.quire.bench.offline;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * An offline run: throughput and the KV cache figures.
+ *
+ * @param prefixCacheHitRate hit tokens over queried tokens during the run; NaN when none were queried
+ */
+public record OfflineReport(int requests, double durationS, long totalInputTokens, long totalOutputTokens,
+    int peakKvBlocksUsed, int kvBlocksTotal, long preemptions, double prefixCacheHitRate) {
+
+  public double requestThroughput() {
+    return requests / durationS;
+  }
+
+  public double inputThroughput() {
+    return totalInputTokens / durationS;
+  }
+
+  public double outputThroughput() {
+    return totalOutputTokens / durationS;
+  }
+
+  public ObjectNode toJson() {
+    ObjectNode o = new ObjectMapper().createObjectNode();
+    o.put("requests", requests).put("duration_s", durationS).put("total_input_tokens", totalInputTokens)
+        .put("total_output_tokens", totalOutputTokens).put("request_throughput", requestThroughput())
+        .put("input_throughput", inputThroughput()).put("output_throughput", outputThroughput())
+        .put("total_token_throughput", (totalInputTokens + totalOutputTokens) / durationS)
+        .put("peak_kv_blocks_used", peakKvBlocksUsed).put("kv_blocks_total", kvBlocksTotal).put("preemptions", preemptions);
+    if (Double.isNaN(prefixCacheHitRate)) o.putNull("prefix_cache_hit_rate");
+    else o.put("prefix_cache_hit_rate", prefixCacheHitRate);
+    return o;
+  }
+
+  public String format() {
+    StringBuilder b = new StringBuilder("============ Offline Throughput ============\n");
+    row(b, "Requests:", requests);
+    row(b, "Duration (s):", String.format("%.2f", durationS));
+    row(b, "Total input tokens:", totalInputTokens);
+    row(b, "Total generated tokens:", totalOutputTokens);
+    row(b, "Request throughput (req/s):", String.format("%.2f", requestThroughput()));
+    row(b, "Input token throughput (tok/s):", String.format("%.2f", inputThroughput()));
+    row(b, "Output token throughput (tok/s):", String.format("%.2f", outputThroughput()));
+    row(b, "Peak KV blocks in use:", peakKvBlocksUsed + " of " + kvBlocksTotal);
+    row(b, "Preemptions:", preemptions);
+    row(b, "Prefix cache hit rate:", Double.isNaN(prefixCacheHitRate) ? "n/a" : String.format("%.1f%%", 100 * prefixCacheHitRate));
+    b.append("=".repeat(44)).append('\n');
+    return b.toString();
+  }
+
+  private static void row(StringBuilder b, String k, Object v) {
+    b.append(String.format("%-40s %s%n", k, v));
+  }
+}
