@@ -3,13 +3,14 @@ package io.quire.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code quire}: generate, tokenize, serve, dummy-model. */
+/** {@code quire}: generate, tokenize, serve, dummy-model, bench. */
 @Command(
     name = "quire",
     mixinStandardHelpOptions = true,
     version = "quire 0.1.0",
     description = "LLM inference on the JVM: paged KV cache, continuous batching, Triton/vLLM/OpenAI protocols.",
-    subcommands = {GenerateCommand.class, TokenizeCommand.class, io.quire.server.ServeCommand.class, DummyModelCommand.class})
+    subcommands = {GenerateCommand.class, TokenizeCommand.class, io.quire.server.ServeCommand.class, DummyModelCommand.class,
+        BenchCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {

@@ -29,11 +29,12 @@ public final class SweepChart {
   public static final Color RED = new Color(214, 39, 40);
   public static final Color PURPLE = new Color(148, 103, 189);
 
-  static final int PANEL_W = 600, H = 480, TOP = 60, BOTTOM = 70, LEFT = 80, RIGHT = 30;
+  static final int PANEL_W = 600, H = 480, TOP = 72, BOTTOM = 70, LEFT = 80, RIGHT = 30;
 
   private SweepChart() {}
 
-  public static void write(Path png, String title, String xLabel, String[] xTicks, List<Panel> panels) throws IOException {
+  /** {@code subtitle} (the workload) is set smaller under the title, cut to the image width. */
+  public static void write(Path png, String title, String subtitle, String xLabel, String[] xTicks, List<Panel> panels) throws IOException {
     System.setProperty("java.awt.headless", "true");
     BufferedImage img = new BufferedImage(PANEL_W * panels.size(), H, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
@@ -43,7 +44,11 @@ public final class SweepChart {
     g.fillRect(0, 0, img.getWidth(), H);
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-    center(g, title, img.getWidth() / 2, 22);
+    center(g, title, img.getWidth() / 2, 20);
+    g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+    String sub = subtitle;
+    while (g.getFontMetrics().stringWidth(sub) > img.getWidth() - 20 && sub.length() > 4) sub = sub.substring(0, sub.length() - 4) + "...";
+    center(g, sub, img.getWidth() / 2, 38);
     for (int i = 0; i < panels.size(); i++) drawPanel(g, panels.get(i), i * PANEL_W, xLabel, xTicks);
     g.dispose();
     if (png.toAbsolutePath().getParent() != null) java.nio.file.Files.createDirectories(png.toAbsolutePath().getParent());

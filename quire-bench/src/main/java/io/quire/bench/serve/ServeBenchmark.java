@@ -19,6 +19,17 @@ public final class ServeBenchmark {
     this.client = client;
   }
 
+  /**
+   * Sends the first {@code n} requests of the workload one after another, unmeasured, so that a
+   * freshly started server's JIT warm-up does not land in the first sweep point.
+   */
+  public void warmup(List<BenchRequest> requests, int n) {
+    for (int i = 0; i < Math.min(n, requests.size()); i++) {
+      RequestResult r = client.send(requests.get(i));
+      if (!r.ok()) throw new IllegalStateException("warm-up request failed (" + r.error() + "): " + r.message());
+    }
+  }
+
   public List<ServeReport> run(List<BenchRequest> requests, Settings settings, Sweep sweep) throws InterruptedException {
     List<ServeReport> reports = new ArrayList<>();
     for (double v : sweep.values()) {
@@ -40,7 +51,7 @@ public final class ServeBenchmark {
   }
 
   /** The sweep's chart: output tokens/s, and TTFT and E2E latency p50/p99, against the swept load. */
-  public static void writeChart(Path png, String title, Sweep sweep, List<ServeReport> reports) throws IOException {
+  public static void writeChart(Path png, String title, String subtitle, Sweep sweep, List<ServeReport> reports) throws IOException {
     int n = reports.size();
     String[] ticks = new String[n];
     double[] tput = new double[n], ttft50 = new double[n], ttft99 = new double[n], e2e50 = new double[n], e2e99 = new double[n];
@@ -53,7 +64,7 @@ public final class ServeBenchmark {
       e2e50[i] = r.e2elMs().p50();
       e2e99[i] = r.e2elMs().p99();
     }
-    SweepChart.write(png, title, sweep.kind().axisLabel, ticks, List.of(
+    SweepChart.write(png, title, subtitle, sweep.kind().axisLabel, ticks, List.of(
         new SweepChart.Panel("Throughput", "output tokens/s", List.of(new SweepChart.Series("output tokens/s", SweepChart.BLUE, tput))),
         new SweepChart.Panel("Latency", "ms", List.of(
             new SweepChart.Series("E2E p50", SweepChart.ORANGE, e2e50),

@@ -18,6 +18,11 @@ public sealed interface LengthDistribution {
     public int sample(Random rng) {
       return length;
     }
+
+    @Override
+    public String toString() {
+      return Integer.toString(length);
+    }
   }
 
   record Uniform(int min, int max) implements LengthDistribution {
@@ -29,6 +34,11 @@ public sealed interface LengthDistribution {
     public int sample(Random rng) {
       return min + rng.nextInt(max - min + 1);
     }
+
+    @Override
+    public String toString() {
+      return "uniform:" + min + "-" + max;
+    }
   }
 
   record Normal(double mean, double std) implements LengthDistribution {
@@ -39,6 +49,11 @@ public sealed interface LengthDistribution {
     @Override
     public int sample(Random rng) {
       return (int) Math.max(1, Math.round(mean + std * rng.nextGaussian()));
+    }
+
+    @Override
+    public String toString() {
+      return "normal:" + mean + "," + std;
     }
   }
 

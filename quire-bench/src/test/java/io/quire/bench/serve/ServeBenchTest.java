@@ -134,7 +134,7 @@ class ServeBenchTest {
     for (ServeReport r : reports) assertEquals(8, r.completed());
     assertEquals(8.0, reports.get(2).toJson().get("load").asDouble());
     Path png = tmp.resolve("sweep.png");
-    ServeBenchmark.writeChart(png, "quire bench serve: tiny, openai", sweep, reports);
+    ServeBenchmark.writeChart(png, "quire bench serve: tiny (openai)", "synthetic", sweep, reports);
     BufferedImage img = ImageIO.read(png.toFile());
     assertEquals(1200, img.getWidth());
     for (Color c : List.of(SweepChart.BLUE, SweepChart.ORANGE, SweepChart.RED, SweepChart.GREEN, SweepChart.PURPLE)) {
