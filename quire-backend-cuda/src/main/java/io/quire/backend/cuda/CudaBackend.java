@@ -47,6 +47,30 @@ public final class CudaBackend implements Backend {
   private long batchCapacity;
   private long generation;
   private boolean closed;
+  private final int smCount;
+  // Speed paths, each on by default and switchable (env QUIRE_CUDA_SPLIT_ATTENTION / _GEMV / _FUSE = 0,
+  // or configure()) so the simple paths stay available for comparison.
+  private boolean splitAttention = envFlag("QUIRE_CUDA_SPLIT_ATTENTION");
+  private boolean gemv = envFlag("QUIRE_CUDA_GEMV");
+  private boolean fuse = envFlag("QUIRE_CUDA_FUSE");
+  // Deferred launches (fusion): one-token matmuls sharing x (q, k, v) go out as one gemv3 launch, and
+  // rope waits for the writeKv of the same k. Every other entry point flushes them first.
+  private final CudaTensor[] pendW = new CudaTensor[3], pendOut = new CudaTensor[3], pendBias = new CudaTensor[3];
+  private CudaTensor pendX;
+  private int pendCount;
+  private PendingRope pendRope;
+  private long attnWork;
+  private long attnWorkBytes;
+  private MemorySegment pinned;
+  private long pinnedBytes;
+  private Profiler profiler;
+
+  private record PendingRope(CudaTensor q, CudaTensor k, CudaRope rope, CudaDeviceBatch batch) {}
+
+  private static boolean envFlag(String name) {
+    String v = System.getenv(name);
+    return v == null || !(v.equals("0") || v.equalsIgnoreCase("false") || v.equalsIgnoreCase("off"));
+  }
 
   public CudaBackend() {
     this(0);
@@ -68,6 +92,90 @@ public final class CudaBackend implements Backend {
     this.stream = cu.streamCreate();
     this.kernels = new Kernels(cu, stream, ccMajor, ccMinor);
     this.cublas = new Cublas(stream);
+    this.smCount = cu.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+  }
+
+  /** Switches the speed paths (for comparisons): split-K attention, one-token gemv, launch fusion. */
+  public void configure(boolean splitAttention, boolean gemv, boolean fuse) {
+    bind();
+    flush();
+    this.splitAttention = splitAttention;
+    this.gemv = gemv;
+    this.fuse = fuse;
+  }
+
+  /** Starts (or restarts) device-side timing of every launch; see {@link #profileReport}. */
+  public void startProfile() {
+    bind();
+    flush();
+    if (profiler == null) profiler = new Profiler(cu, stream);
+    else profiler.reset();
+  }
+
+  /** The launches timed since {@link #startProfile}, per step over {@code steps} steps. */
+  public String profileReport(int steps) {
+    bind();
+    flush();
+    cu.streamSynchronize(stream);
+    if (profiler == null) return "(not profiling)\n";
+    profiler.collect();
+    return profiler.report(steps);
+  }
+
+  public void stopProfile() {
+    bind();
+    flush();
+    if (profiler != null) {
+      cu.streamSynchronize(stream);
+      profiler.close();
+      profiler = null;
+    }
+  }
+
+  private void launch(String kernel, int gx, int gy, int block, Object... args) {
+    launch3(kernel, kernel, gx, gy, 1, block, args);
+  }
+
+  private void launch3(String label, String kernel, int gx, int gy, int gz, int block, Object... args) {
+    if (profiler != null) profiler.before(label);
+    kernels.launch3(kernel, gx, gy, gz, block, args);
+    if (profiler != null) profiler.after();
+  }
+
+  /** Launches whatever was deferred for fusion. */
+  private void flush() {
+    if (pendCount > 0) {
+      int n0 = pendW[0].rows(), n1 = pendCount > 1 ? pendW[1].rows() : 0, n2 = pendCount > 2 ? pendW[2].rows() : 0;
+      int total = n0 + n1 + n2, k = pendX.cols();
+      boolean f32 = pendOut[0].dtype() == DType.F32;
+      Object[] a = new Object[16];
+      a[0] = pendX.ptr();
+      a[1] = k;
+      for (int i = 0; i < 3; i++) {
+        a[2 + i] = i < pendCount ? pendW[i].ptr() : 0L;
+        a[5 + i] = i < pendCount ? pendOut[i].ptr() : 0L;
+        a[8 + i] = i < pendCount && pendBias[i] != null ? pendBias[i].ptr() : 0L;
+      }
+      a[11] = n0;
+      a[12] = n1;
+      a[13] = n2;
+      a[14] = f32 ? 1 : 0;
+      Object[] args = java.util.Arrays.copyOf(a, 15);
+      for (int i = 0; i < 3; i++) {
+        pendW[i] = pendOut[i] = pendBias[i] = null;
+      }
+      pendX = null;
+      pendCount = 0;
+      launch3("gemv " + total + "x" + k + (f32 ? " f32" : ""), "gemv3", (total + 15) / 16, 1, 1, 256, args);
+    }
+    if (pendRope != null) {
+      PendingRope p = pendRope;
+      pendRope = null;
+      CudaRope r = p.rope();
+      int hd = r.headDim;
+      launch("rope", p.batch().meta.numTokens(), 1, 128, p.q().ptr(), p.k().ptr(), p.batch().positions, r.cos, r.sin,
+          r.invFreq, r.maxPositions, p.q().cols() / hd, p.k().cols() / hd, hd);
+    }
   }
 
   @Override
@@ -98,6 +206,7 @@ public final class CudaBackend implements Backend {
   /** Waits for all queued work (for timing). */
   public void synchronize() {
     bind();
+    flush();
     cu.streamSynchronize(stream);
   }
 
@@ -123,6 +232,10 @@ public final class CudaBackend implements Backend {
   }
 
   void free(long ptr) {
+    if (!closed) {
+      bind();
+      flush();
+    }
     boolean owned;
     synchronized (allocations) {
       owned = allocations.remove(ptr);
@@ -148,6 +261,7 @@ public final class CudaBackend implements Backend {
   @Override
   public Tensor loadWeight(WeightData w) {
     bind();
+    flush();
     long n = (long) w.rows() * w.cols();
     long p = alloc(n * 2);
     MemorySegment src = w.data();
@@ -194,6 +308,7 @@ public final class CudaBackend implements Backend {
       throw new IllegalArgumentException("allocate: shape must be >= 0, got " + rows + "x" + cols);
     }
     bind();
+    flush();
     long bytes = (long) rows * cols * dtype.bytes();
     long p = alloc(bytes);
     cu.memsetD8Async(p, (byte) 0, Math.max(bytes, 1), stream);
@@ -210,6 +325,7 @@ public final class CudaBackend implements Backend {
       throw new IllegalArgumentException("kv cache: head dim " + headDim + " above the supported " + MAX_HEAD_DIM);
     }
     bind();
+    flush();
     long bytes = 2L * numLayers * CudaKvCache.planeBytes(numBlocks, blockSize, numKvHeads, headDim);
     long[] mem = cu.memGetInfo();
     if (bytes > mem[0]) {
@@ -230,6 +346,7 @@ public final class CudaBackend implements Backend {
     }
     if (maxPositions < 0) throw new IllegalArgumentException("rope maxPositions must be >= 0, got " + maxPositions);
     bind();
+    flush();
     float[][] t = CudaRope.tables(invFreq, maxPositions);
     return new CudaRope(this, headDim, maxPositions, upload(t[0]), upload(t[1]), upload(invFreq));
   }
@@ -238,6 +355,10 @@ public final class CudaBackend implements Backend {
 
   @Override
   public DeviceBatch prepare(BatchMetadata b) {
+    if (!closed) {
+      bind();
+      flush();
+    }
     int t = b.numTokens(), s = b.numRequests(), bs = b.blockSize();
     int[] qsl = b.queryStartLoc();
     if (b.positions().length != t || b.slotMapping().length != t) {
@@ -298,7 +419,9 @@ public final class CudaBackend implements Backend {
       }
       put(host, offsets[6], b.logitsIndices());
       put(host, offsets[7], tokenRequest);
+      if (profiler != null) profiler.before("batch upload");
       cu.memcpyHtoDAsync(batchBuffer, host, total * 4, stream);
+      if (profiler != null) profiler.after();
     }
     return new CudaDeviceBatch(this, b, ++generation, batchBuffer, offsets, maxBlocks);
   }
@@ -361,7 +484,8 @@ public final class CudaBackend implements Backend {
       }
     }
     bind();
-    kernels.launch("embedding", ids.length, 1, 256, tb.ptr(), b.inputIds, o.ptr(), tb.cols());
+    flush();
+    launch("embedding", ids.length, 1, 256, tb.ptr(), b.inputIds, o.ptr(), tb.cols());
   }
 
   @Override
@@ -372,7 +496,8 @@ public final class CudaBackend implements Backend {
     requireCols(o, xs.cols(), "rmsNorm out");
     requireRows(o, xs.rows(), "rmsNorm out");
     bind();
-    kernels.launch("rms_norm", xs.rows(), 1, 256, xs.ptr(), w.ptr(), o.ptr(), xs.cols(), eps);
+    flush();
+    launch("rms_norm", xs.rows(), 1, 256, xs.ptr(), w.ptr(), o.ptr(), xs.cols(), eps);
   }
 
   @Override
@@ -387,7 +512,8 @@ public final class CudaBackend implements Backend {
     requireRows(r, xs.rows(), "addRmsNorm residual");
     requireRows(o, xs.rows(), "addRmsNorm out");
     bind();
-    kernels.launch("add_rms_norm", xs.rows(), 1, 256, xs.ptr(), r.ptr(), w.ptr(), o.ptr(), n, eps);
+    flush();
+    launch("add_rms_norm", xs.rows(), 1, 256, xs.ptr(), r.ptr(), w.ptr(), o.ptr(), n, eps);
   }
 
   @Override
@@ -400,7 +526,8 @@ public final class CudaBackend implements Backend {
     int heads = xs.cols() / headDim;
     requireGridY(heads, "headRmsNorm heads");
     bind();
-    kernels.launch("head_rms_norm", xs.rows(), heads, 32, xs.ptr(), w.ptr(), xs.cols(), headDim, eps);
+    flush();
+    launch("head_rms_norm", xs.rows(), heads, 32, xs.ptr(), w.ptr(), xs.cols(), headDim, eps);
   }
 
   @Override
@@ -417,22 +544,43 @@ public final class CudaBackend implements Backend {
     }
     requireCols(o, ws.rows(), "matmul out");
     requireRows(o, xs.rows(), "matmul out");
-    int t = xs.rows();
-    if (t == 0) return;
-    bind();
-    boolean accumulate = false;
+    CudaTensor b = null;
     if (bias != null) {
-      CudaTensor b = bf16(bias, "matmul bias");
+      b = bf16(bias, "matmul bias");
       if ((long) b.rows() * b.cols() != ws.rows()) {
         throw new IllegalArgumentException(
             "matmul: bias has " + (long) b.rows() * b.cols() + " elements, w has " + ws.rows() + " rows");
       }
-      kernels.launch(o.dtype() == DType.F32 ? "broadcast_bias_f32" : "broadcast_bias_bf16", t, 1, 256,
-          b.ptr(), o.ptr(), ws.rows());
+    }
+    int t = xs.rows();
+    bind();
+    if (t == 0) {
+      flush();
+      return;
+    }
+    if (gemv && t == 1 && ws.cols() % 8 == 0 && (xs.ptr() & 15) == 0 && (ws.ptr() & 15) == 0 && o.ptr() != xs.ptr()) {
+      boolean joins = fuse && pendCount > 0 && pendCount < 3 && pendX.ptr() == xs.ptr() && pendX.cols() == xs.cols()
+          && pendOut[0].dtype() == o.dtype() && !pendingWrites(o.ptr());
+      if (!joins) flush();
+      pendX = xs;
+      pendW[pendCount] = ws;
+      pendOut[pendCount] = o;
+      pendBias[pendCount] = b;
+      pendCount++;
+      if (!fuse) flush();
+      return;
+    }
+    flush();
+    boolean accumulate = false;
+    if (b != null) {
+      launch(o.dtype() == DType.F32 ? "broadcast_bias_f32" : "broadcast_bias_bf16", t, 1, 256, b.ptr(), o.ptr(),
+          ws.rows());
       accumulate = true;
     }
+    if (profiler != null) profiler.before("cublas " + ws.rows() + "x" + ws.cols() + (o.dtype() == DType.F32 ? " f32" : ""));
     cublas.matmul(xs.ptr(), ws.ptr(), o.ptr(), o.dtype() == DType.F32 ? Cublas.CUDA_R_32F : Cublas.CUDA_R_16BF,
         t, ws.rows(), ws.cols(), accumulate);
+    if (profiler != null) profiler.after();
   }
 
   @Override
@@ -452,8 +600,9 @@ public final class CudaBackend implements Backend {
     requireRows(qs, t, "rope q");
     requireRows(ks, t, "rope k");
     bind();
-    kernels.launch("rope", t, 1, 128, qs.ptr(), ks.ptr(), b.positions, r.cos, r.sin, r.invFreq,
-        r.maxPositions, qs.cols() / hd, ks.cols() / hd, hd);
+    flush();
+    pendRope = new PendingRope(qs, ks, r, b);
+    if (!fuse) flush();
   }
 
   @Override
@@ -468,7 +617,8 @@ public final class CudaBackend implements Backend {
     requireGridY(g.rows(), "siluMul rows");
     int n = o.cols();
     bind();
-    kernels.launch("silu_mul", (n + 255) / 256, g.rows(), 256, g.ptr(), o.ptr(), n);
+    flush();
+    launch("silu_mul", (n + 255) / 256, g.rows(), 256, g.ptr(), o.ptr(), n);
   }
 
   @Override
@@ -486,7 +636,17 @@ public final class CudaBackend implements Backend {
     checkBounds(b, c);
     long kp = c.keys(layer), vp = c.values(layer);
     bind();
-    kernels.launch("write_kv", t, 1, 128, ks.ptr(), vs.ptr(), kp, vp, b.slotMapping, width);
+    PendingRope p = pendRope;
+    if (p != null && p.batch() == b && p.k().ptr() == ks.ptr() && p.k().cols() == width && p.rope().headDim == c.headDim()
+        && vs.ptr() != p.q().ptr() && vs.ptr() != ks.ptr()) {
+      pendRope = null;
+      CudaRope r = p.rope();
+      launch("rope_write_kv", t, 1, 128, p.q().ptr(), ks.ptr(), vs.ptr(), b.positions, r.cos, r.sin, r.invFreq,
+          r.maxPositions, p.q().cols() / r.headDim, ks.cols() / r.headDim, r.headDim, kp, vp, b.slotMapping);
+      return;
+    }
+    flush();
+    launch("write_kv", t, 1, 128, ks.ptr(), vs.ptr(), kp, vp, b.slotMapping, width);
   }
 
   @Override
@@ -510,8 +670,78 @@ public final class CudaBackend implements Backend {
     requireGridY(heads, "pagedAttention heads");
     long kp = c.keys(layer), vp = c.values(layer);
     bind();
-    kernels.launch("paged_attention", t, heads, 128, qs.ptr(), kp, vp, o.ptr(), b.tokenRequest, b.queryStart,
+    flush();
+    if (splitAttention && hd % 8 == 0 && t > 0) {
+      splitAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
+      return;
+    }
+    launch("paged_attention", t, heads, 128, qs.ptr(), kp, vp, o.ptr(), b.tokenRequest, b.queryStart,
         b.seqLens, b.blockTables, b.maxBlocks, c.blockSize(), heads, nkv, hd, scale);
+  }
+
+  /**
+   * attn_split over (token, kv head, head group, context chunk), then attn_reduce when a context is
+   * split: chunks are chosen so that about two blocks per multiprocessor run, never shorter than a tile.
+   */
+  private void splitAttention(CudaTensor qs, long kp, long vp, CudaTensor o, CudaDeviceBatch b, int heads, int nkv, int hd,
+      int blockSize, float scale) {
+    BatchMetadata m = b.meta;
+    int t = m.numTokens();
+    int group = heads / nkv, hgroups = (group + 7) / 8;
+    int lanes = Integer.highestOneBit(Math.max(1, hd / 8));
+    if (lanes < hd / 8) lanes <<= 1;
+    int tile = (128 / lanes) * 4;
+    int maxCtx = 1;
+    int[] qsl = m.queryStartLoc();
+    for (int i = 0; i < m.numRequests(); i++) {
+      if (qsl[i + 1] > qsl[i]) maxCtx = Math.max(maxCtx, m.seqLens()[i]);
+    }
+    long units = (long) t * nkv * hgroups;
+    int target = 2 * smCount;
+    int chunk, splits;
+    if (units >= target || maxCtx <= tile) {
+      chunk = ceilDiv(maxCtx, tile) * tile;
+      splits = 1;
+    } else {
+      int want = (int) ceilDiv(target, units);
+      chunk = (int) ceilDiv(ceilDiv(maxCtx, want), tile) * tile;
+      splits = (int) ceilDiv(maxCtx, chunk);
+    }
+    long partO = 0, partMl = 0;
+    if (splits > 1) {
+      long rowsParts = (long) t * heads * splits;
+      long need = rowsParts * hd * 4 + rowsParts * 2 * 4 + 256;
+      if (need > attnWorkBytes) {
+        if (attnWork != 0) {
+          cu.streamSynchronize(stream);
+          free(attnWork);
+        }
+        attnWorkBytes = Math.max(need, 8L << 20);
+        attnWork = alloc(attnWorkBytes);
+      }
+      partO = attnWork;
+      partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
+    }
+    launch3("attn_split", "attn_split", t, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(), partO, partMl,
+        b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, hd, hgroups, lanes,
+        chunk, splits, scale);
+    if (splits > 1) {
+      launch("attn_reduce", t, heads, 128, partO, partMl, o.ptr(), b.tokenRequest, b.queryStart, b.seqLens, heads, hd,
+          chunk, splits);
+    }
+  }
+
+  private boolean pendingWrites(long out) {
+    for (int i = 0; i < pendCount; i++) if (pendOut[i].ptr() == out) return true;
+    return false;
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return (a + b - 1) / b;
+  }
+
+  private static int ceilDiv(int a, int b) {
+    return (a + b - 1) / b;
   }
 
   @Override
@@ -526,7 +756,8 @@ public final class CudaBackend implements Backend {
       if (i >= xs.rows()) throw new IllegalArgumentException("logits index " + i + " outside [0, " + xs.rows() + ")");
     }
     bind();
-    kernels.launch("gather_rows", idx.length, 1, 256, xs.ptr(), b.logitsIndices, o.ptr(), xs.cols());
+    flush();
+    launch("gather_rows", idx.length, 1, 256, xs.ptr(), b.logitsIndices, o.ptr(), xs.cols());
   }
 
   @Override
@@ -537,12 +768,25 @@ public final class CudaBackend implements Backend {
       throw new IllegalArgumentException("copyToHost: destination holds " + dst.length + " floats, tensor " + n);
     }
     if (c.dtype() == DType.I32) throw new IllegalArgumentException("copyToHost: I32 tensors cannot be copied to a float array");
-    if (n == 0) return;
     bind();
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment host = a.allocate(c.bytes(), 16);
-      cu.memcpyDtoHAsync(host, c.ptr(), c.bytes(), stream);
+    flush();
+    if (n == 0) return;
+    if (c.bytes() > pinnedBytes) {
       cu.streamSynchronize(stream);
+      if (pinned != null) cu.memFreeHost(pinned);
+      pinned = null;
+      pinnedBytes = 0;
+      long size = Math.max(c.bytes(), 1L << 20);
+      pinned = cu.memAllocHost(size);
+      pinnedBytes = size;
+    }
+    {
+      MemorySegment host = pinned;
+      if (profiler != null) profiler.before("copyToHost");
+      cu.memcpyDtoHAsync(host, c.ptr(), c.bytes(), stream);
+      if (profiler != null) profiler.after();
+      cu.streamSynchronize(stream);
+      if (profiler != null) profiler.collect();
       switch (c.dtype()) {
         case F32 -> MemorySegment.copy(host, JAVA_FLOAT, 0, dst, 0, (int) n);
         case BF16 -> {
@@ -560,7 +804,16 @@ public final class CudaBackend implements Backend {
   public void close() {
     if (closed) return;
     bind();
+    flush();
     cu.streamSynchronize(stream);
+    if (profiler != null) {
+      profiler.close();
+      profiler = null;
+    }
+    if (pinned != null) {
+      cu.memFreeHost(pinned);
+      pinned = null;
+    }
     synchronized (allocations) {
       for (long p : allocations) cu.memFree(p);
       allocations.clear();

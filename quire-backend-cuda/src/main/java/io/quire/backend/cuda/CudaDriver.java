@@ -2,6 +2,7 @@ package io.quire.backend.cuda;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -25,7 +26,8 @@ final class CudaDriver {
       cuDeviceGetName, cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain,
       cuDevicePrimaryCtxRelease, cuCtxSetCurrent, cuMemGetInfo, cuMemAlloc, cuMemFree, cuMemsetD8Async,
       cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuStreamCreate, cuStreamSynchronize,
-      cuStreamDestroy, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel;
+      cuStreamDestroy, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel, cuMemAllocHost, cuMemFreeHost,
+      cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy;
 
   private CudaDriver(NativeLibrary lib) {
     FunctionDescriptor i_i = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
@@ -55,6 +57,13 @@ final class CudaDriver {
     cuModuleGetFunction = lib.fn("cuModuleGetFunction", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
     cuLaunchKernel = lib.fn("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
         JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    cuMemAllocHost = lib.fn("cuMemAllocHost_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    cuMemFreeHost = lib.fn("cuMemFreeHost", i_p);
+    cuEventCreate = lib.fn("cuEventCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    cuEventRecord = lib.fn("cuEventRecord", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    cuEventSynchronize = lib.fn("cuEventSynchronize", i_p);
+    cuEventElapsedTime = lib.fn("cuEventElapsedTime_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    cuEventDestroy = lib.fn("cuEventDestroy_v2", i_p);
   }
 
   /** The driver, loaded and initialised once; throws CudaException with a one-line reason. */
@@ -259,5 +268,47 @@ final class CudaDriver {
       throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
           + bx + "x" + by + "x" + bz + ") failed: " + errorName(rc) + " (" + rc + ")");
     }
+  }
+
+  /** Page-locked host memory of {@code bytes} (so device-to-host copies run at full speed). */
+  MemorySegment memAllocHost(long bytes) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      int rc = invoke(() -> (int) cuMemAllocHost.invokeExact(p, bytes));
+      if (rc != 0) {
+        throw new CudaException("cuMemAllocHost of " + bytes + " bytes failed: " + errorName(rc) + " (" + rc + ")");
+      }
+      return p.get(ADDRESS, 0).reinterpret(bytes);
+    }
+  }
+
+  void memFreeHost(MemorySegment p) {
+    check(invoke(() -> (int) cuMemFreeHost.invokeExact(p)), "cuMemFreeHost");
+  }
+
+  MemorySegment eventCreate() {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      check(invoke(() -> (int) cuEventCreate.invokeExact(p, 0)), "cuEventCreate");
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  void eventRecord(MemorySegment event, MemorySegment stream) {
+    check(invoke(() -> (int) cuEventRecord.invokeExact(event, stream)), "cuEventRecord");
+  }
+
+  void eventSynchronize(MemorySegment event) {
+    check(invoke(() -> (int) cuEventSynchronize.invokeExact(event)), "cuEventSynchronize");
+  }
+
+  /** Milliseconds between two completed events. */
+  float eventElapsed(MemorySegment start, MemorySegment end, MemorySegment scratch) {
+    check(invoke(() -> (int) cuEventElapsedTime.invokeExact(scratch, start, end)), "cuEventElapsedTime");
+    return scratch.get(JAVA_FLOAT, 0);
+  }
+
+  void eventDestroy(MemorySegment event) {
+    check(invoke(() -> (int) cuEventDestroy.invokeExact(event)), "cuEventDestroy");
   }
 }

@@ -31,16 +31,18 @@ final class Kernels {
   private static final Logger LOG = Logger.getLogger(Kernels.class.getName());
   private static final String DIR = "/io/quire/backend/cuda/kernels/";
   /** Each file and the kernels it defines. */
-  private static final Map<String, List<String>> FILES = Map.of(
-      "embedding.cu", List.of("embedding"),
-      "rmsnorm.cu", List.of("rms_norm", "add_rms_norm"),
-      "head_rmsnorm.cu", List.of("head_rms_norm"),
-      "rope.cu", List.of("rope"),
-      "silu_mul.cu", List.of("silu_mul"),
-      "write_kv.cu", List.of("write_kv"),
-      "paged_attention.cu", List.of("paged_attention"),
-      "gather_rows.cu", List.of("gather_rows"),
-      "bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32"));
+  private static final Map<String, List<String>> FILES = Map.ofEntries(
+      Map.entry("embedding.cu", List.of("embedding")),
+      Map.entry("rmsnorm.cu", List.of("rms_norm", "add_rms_norm")),
+      Map.entry("head_rmsnorm.cu", List.of("head_rms_norm")),
+      Map.entry("rope.cu", List.of("rope", "rope_write_kv")),
+      Map.entry("silu_mul.cu", List.of("silu_mul")),
+      Map.entry("write_kv.cu", List.of("write_kv")),
+      Map.entry("paged_attention.cu", List.of("paged_attention")),
+      Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
+      Map.entry("gemv.cu", List.of("gemv3")),
+      Map.entry("gather_rows.cu", List.of("gather_rows")),
+      Map.entry("bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32")));
   private static final List<String> HEADERS = List.of("common.cuh");
   private static final int MAX_ARGS = 32;
 
@@ -116,20 +118,26 @@ final class Kernels {
    * Launches kernel {@code name}; args are Long (device pointers, 64-bit), Integer or Float, in the
    * kernel's parameter order.
    */
-  synchronized void launch(String name, int gx, int gy, int block, Object... args) {
+  void launch(String name, int gx, int gy, int block, Object... args) {
+    launch3(name, gx, gy, 1, block, args);
+  }
+
+  /** {@link #launch} with a third grid dimension. */
+  synchronized void launch3(String name, int gx, int gy, int gz, int block, Object... args) {
     MemorySegment f = functions.get(name);
     if (f == null) throw new IllegalArgumentException("no kernel " + name);
     if (args.length > MAX_ARGS) throw new IllegalArgumentException(name + ": too many arguments");
-    if (gx == 0 || gy == 0) return;
+    if (gx == 0 || gy == 0 || gz == 0) return;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case Long l -> argValues.set(JAVA_LONG, 8L * i, l);
         case Integer n -> argValues.set(JAVA_INT, 8L * i, n);
         case Float x -> argValues.set(JAVA_FLOAT, 8L * i, x);
+        case null -> argValues.set(JAVA_LONG, 8L * i, 0L);
         default -> throw new IllegalArgumentException(name + ": argument " + i + " has type " + args[i].getClass());
       }
     }
-    cu.launchKernel(f, gx, gy, 1, block, 1, 1, 0, stream, argPointers, name);
+    cu.launchKernel(f, gx, gy, gz, block, 1, 1, 0, stream, argPointers, name);
   }
 
   void close() {

@@ -13,16 +13,34 @@ import java.util.stream.Stream;
 
 /**
  * Batch-1 decode on the CUDA backend: prefill {@code context} tokens, then time {@code steps} decode
- * steps (forward, logits to the host, argmax), as tokens/s against weight bytes / bandwidth.
- * Usage: {@code CudaDecodeBench <model-dir> [context=512] [steps=128] [shape]}: with a shape
- * (llama-3-8b, llama-2-7b, llama-3.2-1b) and no model there, random bf16 weights are written first.
+ * steps (forward, logits to the host, argmax), as tokens/s against weight bytes / bandwidth; then the
+ * same with the speed paths switched off one by one (at the longer contexts that follow), the logits
+ * of one step compared between the fast and the simple paths, and a per-launch device-time breakdown
+ * (CUDA events) of both. Usage: {@code CudaDecodeBench <model-dir> [context=512] [steps=128] [shape]}:
+ * with a shape (llama-3-8b, llama-2-7b, llama-3.2-1b) and no model there, random bf16 weights are
+ * written first.
  */
 public final class CudaDecodeBench {
+  private final CudaBackend gpu;
+  private final LlamaModel model;
+  private final KvCache cache;
+  private final int[] table;
+  private final float[] logits;
+  private int next;
+  private int len;
+
+  private CudaDecodeBench(CudaBackend gpu, LlamaModel model, KvCache cache, int[] table) {
+    this.gpu = gpu;
+    this.model = model;
+    this.cache = cache;
+    this.table = table;
+    this.logits = new float[model.config().vocabSize()];
+  }
+
   public static void main(String[] args) throws IOException {
     Path dir = Path.of(args[0]);
     int context = args.length > 1 ? Integer.parseInt(args[1]) : 512;
     int steps = args.length > 2 ? Integer.parseInt(args[2]) : 128;
-    int warmup = 8;
     if (args.length > 3 && !Files.exists(dir.resolve("config.json"))) {
       long w0 = System.nanoTime();
       DummyWeights.write(dir, DummyWeights.preset(args[3]), 0, 2L << 30);
@@ -39,64 +57,96 @@ public final class CudaDecodeBench {
         System.out.printf("loaded %s (%.2f GB of safetensors) in %.1f s on %s%n", dir, weightBytes / 1e9,
             (System.nanoTime() - t0) / 1e9, gpu.deviceName());
         int bs = 16;
-        int total = context + warmup + steps + 1;
-        int nb = (total + bs - 1) / bs;
-        int[] table = new int[nb];
-        for (int i = 0; i < nb; i++) table[i] = i;
-        int vocab = model.config().vocabSize();
-        float[] logits = new float[vocab];
-        try (KvCache cache = model.allocateKvCache(nb, bs)) {
-          int[] ids = new int[context], pos = new int[context], slots = new int[context];
-          for (int i = 0; i < context; i++) {
-            ids[i] = (int) ((i * 2654435761L) % vocab);
-            pos[i] = i;
-            slots[i] = i;
-          }
-          long p0 = System.nanoTime();
-          int next;
-          try (DeviceBatch db = gpu.prepare(new BatchMetadata(ids, pos, new int[] {0, context}, new int[] {context},
-              slots, new int[][] {table}, new int[] {context - 1}, bs))) {
-            gpu.copyToHost(model.forward(db, cache), logits);
-            next = argmax(logits);
-          }
-          System.out.printf("prefill %d tokens: %.1f ms%n", context, (System.nanoTime() - p0) / 1e6);
-          int len = context;
-          long start = 0;
-          for (int s = 0; s < warmup + steps; s++) {
-            if (s == warmup) start = System.nanoTime();
-            BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len}, new int[] {0, 1}, new int[] {len + 1},
-                new int[] {len}, new int[][] {table}, new int[] {0}, bs);
-            try (DeviceBatch db = gpu.prepare(m)) {
-              Tensor out = model.forward(db, cache);
-              gpu.copyToHost(out, logits);
-            }
-            next = argmax(logits);
-            len++;
-          }
-          double sec = (System.nanoTime() - start) / 1e9;
-          // The same steps again, each op synchronized and timed on the host.
-          OpTimer timer = new OpTimer(gpu);
-          int profiled = 16;
-          try (LlamaModel timed = LlamaModel.load(dir, timer, context, 1)) {
-            for (int s = 0; s < profiled + 2; s++) {
-              if (s == 2) timer.totals.clear();
-              BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len - 1}, new int[] {0, 1},
-                  new int[] {len}, new int[] {len - 1}, new int[][] {table}, new int[] {0}, bs);
-              try (DeviceBatch db = timer.prepare(m)) {
-                timer.copyToHost(timed.forward(db, cache), logits);
-              }
-            }
-          }
-          System.out.printf("per-op time of one decode step at context %d (host-timed, synchronized around each op):%n%s",
-              len, timer.report(profiled));
-          double tps = steps / sec;
-          double bw = gpu.deviceName().contains("H200") ? 4.8e12 : gpu.deviceName().contains("H100") ? 3.35e12 : Double.NaN;
-          System.out.printf("decode batch 1, context %d..%d, %d steps: %.2f ms/token, %.1f tokens/s; %.0f GB/s of weights"
-                  + " (%.1f%% of %s %.2f TB/s datasheet; limit %.0f tokens/s)%n",
-              context, len, steps, 1e3 * sec / steps, tps, weightBytes * tps / 1e9, 100 * weightBytes * tps / bw,
-              gpu.deviceName(), bw / 1e12, bw / weightBytes);
+        int total = context + steps + 600;
+        int[] table = new int[(total + bs - 1) / bs];
+        for (int i = 0; i < table.length; i++) table[i] = i;
+        try (KvCache cache = model.allocateKvCache(table.length, bs)) {
+          new CudaDecodeBench(gpu, model, cache, table).run(context, steps, weightBytes);
         }
       }
+    }
+  }
+
+  private void run(int context, int steps, long weightBytes) {
+    int vocab = model.config().vocabSize();
+    int[] ids = new int[context], pos = new int[context], slots = new int[context];
+    for (int i = 0; i < context; i++) {
+      ids[i] = (int) ((i * 2654435761L) % vocab);
+      pos[i] = i;
+      slots[i] = i;
+    }
+    for (int rep = 0; rep < 2; rep++) {  // the first prefill also compiles nothing but warms cuBLAS
+      long p0 = System.nanoTime();
+      try (DeviceBatch db = gpu.prepare(new BatchMetadata(ids, pos, new int[] {0, context}, new int[] {context}, slots,
+          new int[][] {table}, new int[] {context - 1}, 16))) {
+        gpu.copyToHost(model.forward(db, cache), logits);
+        next = argmax(logits);
+      }
+      System.out.printf("prefill %d tokens: %.1f ms%n", context, (System.nanoTime() - p0) / 1e6);
+    }
+    len = context;
+    double bw = gpu.deviceName().contains("H200") ? 4.8e12 : gpu.deviceName().contains("H100") ? 3.35e12 : Double.NaN;
+    String[] names = {"all speed paths (split-K attention, gemv, fusion)", "cuBLAS instead of gemv",
+        "simple paths (old attention, cuBLAS, no fusion)"};
+    boolean[][] configs = {{true, true, true}, {true, false, true}, {false, false, false}};
+    for (int c = 0; c < configs.length; c++) {
+      gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
+      int n = c == 0 ? steps : steps / 2;
+      int from = len;
+      decode(8);
+      long start = System.nanoTime();
+      decode(n);
+      double sec = (System.nanoTime() - start) / 1e9;
+      double tps = n / sec;
+      System.out.printf("%s: decode batch 1, context %d..%d, %d steps: %.3f ms/token, %.1f tokens/s; %.0f GB/s of weights"
+              + " (%.1f%% of %s %.2f TB/s datasheet; limit %.0f tokens/s)%n",
+          names[c], from + 8, len, n, 1e3 * sec / n, tps, weightBytes * tps / 1e9, 100 * weightBytes * tps / bw,
+          gpu.deviceName(), bw / 1e12, bw / weightBytes);
+    }
+    // The same step (same token, position and slot, so the cache write repeats) on both paths.
+    float[][] l = new float[2][];
+    for (int c = 0; c < 2; c++) {
+      gpu.configure(c == 0, c == 0, c == 0);
+      step(next, len);
+      l[c] = logits.clone();
+    }
+    double se = 0, sr = 0;
+    for (int i = 0; i < l[0].length; i++) {
+      se += (l[0][i] - l[1][i]) * (double) (l[0][i] - l[1][i]);
+      sr += (double) l[1][i] * l[1][i];
+    }
+    System.out.printf("logits fast vs simple paths at context %d: relative L2 difference %.2e, argmax %d vs %d%n", len + 1,
+        Math.sqrt(se / sr), argmax(l[0]), argmax(l[1]));
+    for (int c : new int[] {0, 2}) {
+      gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
+      decode(2);
+      int profiled = 16;
+      gpu.startProfile();
+      long s0 = System.nanoTime();
+      decode(profiled);
+      double ms = (System.nanoTime() - s0) / 1e6 / profiled;
+      System.out.printf("device time per launch, %s, context %d (%.3f ms/step wall while profiling):%n%s", names[c], len,
+          ms, gpu.profileReport(profiled));
+      gpu.stopProfile();
+    }
+    gpu.configure(true, true, true);
+  }
+
+  private void decode(int n) {
+    for (int s = 0; s < n; s++) {
+      step(next, len);
+      next = argmax(logits);
+      len++;
+    }
+  }
+
+  /** One decode step of token {@code id} at position {@code p} (context p + 1); logits into {@link #logits}. */
+  private void step(int id, int p) {
+    BatchMetadata m = new BatchMetadata(new int[] {id}, new int[] {p}, new int[] {0, 1}, new int[] {p + 1},
+        new int[] {p}, new int[][] {table}, new int[] {0}, 16);
+    try (DeviceBatch db = gpu.prepare(m)) {
+      Tensor out = model.forward(db, cache);
+      gpu.copyToHost(out, logits);
     }
   }
 

@@ -51,6 +51,12 @@ final class OpChecks {
       c.matmul(7, 1000, 777, true, DType.BF16);
       c.matmul(33, 4096, 512, false, DType.BF16);
       c.matmul(3, 512, 1001, false, DType.F32);
+      c.matmul(1, 14336, 300, false, DType.BF16);
+      c.matmul(1, 2048, 5001, false, DType.F32);
+      c.matmul(1, 1000, 777, true, DType.F32);
+      c.matmulShared(1, 4096, new int[] {4096, 1024, 1024}, false);
+      c.matmulShared(1, 512, new int[] {896, 128, 128}, true);
+      c.matmulShared(2, 512, new int[] {256, 64, 64}, true);
       c.rope(128, 8, 2);
       c.rope(64, 4, 4);
       c.siluMul(4, 1000);
@@ -58,6 +64,13 @@ final class OpChecks {
       c.attention(4, 4, 64, new int[] {1, 16, 17, 50}, new int[] {1, 16, 5, 50});
       c.attention(4, 2, 16, new int[] {5, 33}, new int[] {5, 1});
       c.attention(32, 8, 128, new int[] {512}, new int[] {1});
+      c.attention(32, 8, 128, new int[] {2000}, new int[] {1});
+      c.attention(32, 8, 128, new int[] {300, 40}, new int[] {300, 1});
+      c.attention(64, 4, 128, new int[] {300, 1000}, new int[] {1, 1});
+      c.attention(28, 4, 128, new int[] {100, 3}, new int[] {1, 3});
+      c.attention(8, 2, 96, new int[] {130}, new int[] {1});
+      c.attention(8, 8, 256, new int[] {77, 600}, new int[] {2, 1});
+      c.ropeWriteKv(128, 8, 2);
       c.gather();
     } finally {
       c.cpu.close();
@@ -217,6 +230,70 @@ final class OpChecks {
         outs[k++] = host(b, out);
       }
       compare(name, outs[0], outs[1]);
+    });
+  }
+
+  /**
+   * Several matmuls of one x one after another (q, k and v of a layer: the CUDA backend may fuse
+   * them into one launch), each checked.
+   */
+  void matmulShared(int t, int in, int[] outs, boolean bias) {
+    String name = "matmul " + t + "x" + in + " @ " + java.util.Arrays.toString(outs) + " sharing x" + (bias ? " + bias" : "");
+    guard(name, () -> {
+      float[] x = randn(t * in, 1);
+      float[][] w = new float[outs.length][], bv = new float[outs.length][];
+      for (int i = 0; i < outs.length; i++) {
+        w[i] = randn(outs[i] * in, 1 / Math.sqrt(in));
+        bv[i] = randn(outs[i], 1);
+      }
+      float[][][] res = new float[2][outs.length][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor xt = tensor(b, x, t, in);
+        Tensor[] ws = new Tensor[outs.length], os = new Tensor[outs.length], bs = new Tensor[outs.length];
+        for (int i = 0; i < outs.length; i++) {
+          ws[i] = bf16Weight(b, w[i], outs[i], in);
+          bs[i] = bias && i != 1 ? bf16Weight(b, bv[i], 1, outs[i]) : null;
+          os[i] = b.allocate(b.activationDType(), t, outs[i]);
+        }
+        for (int i = 0; i < outs.length; i++) b.matmul(xt, ws[i], bs[i], os[i]);
+        for (int i = 0; i < outs.length; i++) res[k][i] = host(b, os[i]);
+        k++;
+      }
+      for (int i = 0; i < outs.length; i++) compare(name + " out " + i, res[0][i], res[1][i]);
+    });
+  }
+
+  /** rope then writeKv of the same k (fused on CUDA), then attention reading the cache back. */
+  void ropeWriteKv(int hd, int qh, int kh) {
+    guard("rope + writeKv hd " + hd, () -> {
+      int t = 5, bs = 16;
+      int[] pos = {0, 1, 2, 3, 4};
+      float[] inv = new float[hd / 2];
+      for (int i = 0; i < inv.length; i++) inv[i] = (float) (1 / Math.pow(500000, 2.0 * i / hd));
+      float[] q = randn(t * qh * hd, 1), kk = randn(t * kh * hd, 1), vv = randn(t * kh * hd, 1);
+      int[][] tables = {{3}};
+      int[] slots = new int[t];
+      for (int i = 0; i < t; i++) slots[i] = 3 * bs + i;
+      BatchMetadata m = new BatchMetadata(new int[t], pos, new int[] {0, t}, new int[] {t}, slots, tables, new int[] {t - 1}, bs);
+      float[][] qs = new float[2][], ks = new float[2][], os = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Rope r = b.createRope(inv, hd, 64);
+        Tensor qt = tensor(b, q, t, qh * hd), kt = tensor(b, kk, t, kh * hd), vt = tensor(b, vv, t, kh * hd);
+        Tensor out = b.allocate(b.activationDType(), t, qh * hd);
+        try (KvCache cache = b.allocateKvCache(1, 5, bs, kh, hd); DeviceBatch db = b.prepare(m)) {
+          b.rope(qt, kt, r, db);
+          b.writeKv(kt, vt, cache, 0, db);
+          b.pagedAttention(qt, cache, 0, db, (float) (1 / Math.sqrt(hd)), out);
+          qs[k] = host(b, qt);
+          ks[k] = host(b, kt);
+          os[k++] = host(b, out);
+        }
+      }
+      compare("rope + writeKv hd " + hd + " q", qs[0], qs[1]);
+      compare("rope + writeKv hd " + hd + " k", ks[0], ks[1]);
+      compare("rope + writeKv hd " + hd + " attention over the written cache", os[0], os[1]);
     });
   }
 

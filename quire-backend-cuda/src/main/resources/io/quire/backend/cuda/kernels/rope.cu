@@ -31,3 +31,50 @@ extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positi
     base[i + half] = f2bf(x2 * c + x1 * s);
   }
 }
+
+// rope followed by write_kv in one launch: q and k rotated in place as above, the rotated k and the
+// untouched v also stored into the paged cache at slots[t] (skipped when < 0; width = k_heads *
+// head_dim). Launch: grid (T), block 128.
+extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restrict__ v,
+                                         const int* __restrict__ positions,
+                                         const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                         const float* __restrict__ inv_freq, int max_pos, int q_heads,
+                                         int k_heads, int head_dim, bf16* __restrict__ k_cache,
+                                         bf16* __restrict__ v_cache, const int* __restrict__ slots) {
+  int t = blockIdx.x;
+  int p = positions[t];
+  int half = head_dim >> 1;
+  int pairs = (q_heads + k_heads) * half;
+  int width = k_heads * head_dim;
+  long long slot = slots[t];
+  bf16* kd = k_cache + (size_t)(slot < 0 ? 0 : slot) * width;
+  for (int idx = threadIdx.x; idx < pairs; idx += blockDim.x) {
+    int h = idx / half, i = idx - h * half;
+    bool isq = h < q_heads;
+    bf16* base = isq ? q + ((size_t)t * q_heads + h) * head_dim
+                     : k + ((size_t)t * k_heads + (h - q_heads)) * head_dim;
+    float c, s;
+    if (p < max_pos) {
+      c = cos_t[(size_t)p * half + i];
+      s = sin_t[(size_t)p * half + i];
+    } else {
+      float a = (float)p * inv_freq[i];
+      c = cosf(a);
+      s = sinf(a);
+    }
+    float x1 = bf2f(base[i]), x2 = bf2f(base[i + half]);
+    bf16 y1 = f2bf(x1 * c - x2 * s), y2 = f2bf(x2 * c + x1 * s);
+    base[i] = y1;
+    base[i + half] = y2;
+    if (!isq && slot >= 0) {
+      int off = (h - q_heads) * head_dim;
+      kd[off + i] = y1;
+      kd[off + i + half] = y2;
+    }
+  }
+  if (slot >= 0) {
+    const bf16* vs = v + (size_t)t * width;
+    bf16* vd = v_cache + (size_t)slot * width;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) vd[i] = vs[i];
+  }
+}

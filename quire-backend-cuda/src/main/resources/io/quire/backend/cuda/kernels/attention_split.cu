@@ -1,0 +1,234 @@
+// Split-K paged attention (flash-decoding) for the mixed batch, grouped-query aware.
+// One block per (query token, kv head, group of up to MAXG q heads of that kv head, context chunk):
+// the block reads each K/V row of its chunk once for all its q heads. Query token t of request r
+// sees keys 0 .. ctx-1 with ctx = seq_lens[r] - (query_start[r+1] - 1 - t). With num_splits == 1
+// the block normalises and writes out directly; otherwise it writes an unnormalised partial
+// (acc, max, sum) per (token, head, split) and attn_reduce merges the splits.
+// Layout: a key row is head_dim bf16 read as 16-byte pieces by L = pow2ceil(head_dim / 8) lanes,
+// so a warp covers 32 / L keys at once and the block NG = 128 / L keys; a tile is NG * KU keys whose
+// K and V loads are all issued before any is used. Scores of a tile go through shared memory; the
+// running max / sum (online softmax) are kept per head across tiles.
+// Requires head_dim % 8 == 0, head_dim <= 256. Launch: grid (T, num_kv_heads * hgroups, num_splits),
+// block 128, chunk a multiple of the tile (NG * KU keys).
+#include "common.cuh"
+
+#define THREADS 128
+#define NWARPS 4
+#define MAXG 8
+#define KU 4
+
+__device__ __forceinline__ uint4 ld_nc(const bf16* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ void unpack8(uint4 u, float* f) {
+  f[0] = __uint_as_float(u.x << 16); f[1] = __uint_as_float(u.x & 0xffff0000u);
+  f[2] = __uint_as_float(u.y << 16); f[3] = __uint_as_float(u.y & 0xffff0000u);
+  f[4] = __uint_as_float(u.z << 16); f[5] = __uint_as_float(u.z & 0xffff0000u);
+  f[6] = __uint_as_float(u.w << 16); f[7] = __uint_as_float(u.w & 0xffff0000u);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
+    const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml,
+    const int* __restrict__ token_req, const int* __restrict__ query_start,
+    const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks,
+    int block_size, int num_heads, int num_kv_heads, int head_dim, int hgroups, int lanes_per_key,
+    int chunk, int num_splits, float scale) {
+  __shared__ __align__(16) float sbuf[NWARPS * MAXG * 256];
+  __shared__ float s_m[MAXG], s_l[MAXG], s_corr[MAXG];
+  const int t = blockIdx.x;
+  const int kvh = blockIdx.y / hgroups, hg = blockIdx.y - kvh * hgroups;
+  const int G = num_heads / num_kv_heads;
+  const int h0 = kvh * G + hg * MAXG;
+  const int gcount = min(MAXG, G - hg * MAXG);
+  const int split = blockIdx.z;
+  const int r = token_req[t];
+  const int ctx = seq_lens[r] - (query_start[r + 1] - 1 - t);
+  const int start = split * chunk;
+  const int end = min(ctx, start + chunk);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int L = lanes_per_key;
+  const int NG = THREADS / L;
+  const int grp = tid / L, sub = tid - grp * L;
+  const int tile = NG * KU;
+  const bool dim_ok = sub * 8 < head_dim;
+
+  if (start >= end) {  // an empty chunk (a shorter context in the batch): contributes nothing
+    if (num_splits > 1 && tid < gcount) {
+      size_t pi = ((size_t)t * num_heads + h0 + tid) * num_splits + split;
+      part_ml[2 * pi] = neg_inf();
+      part_ml[2 * pi + 1] = 0.f;
+    }
+    return;
+  }
+
+  float* sq = sbuf;                    // [MAXG][head_dim] scaled q
+  float* ss = sbuf + MAXG * head_dim;  // [MAXG][tile] scores, then probabilities
+  for (int i = tid; i < gcount * head_dim; i += THREADS) {
+    int g = i / head_dim, d = i - g * head_dim;
+    sq[i] = bf2f(q[((size_t)t * num_heads + h0 + g) * head_dim + d]) * scale;
+  }
+  if (tid < MAXG) {
+    s_m[tid] = neg_inf();
+    s_l[tid] = 0.f;
+  }
+  __syncthreads();
+
+  float qf[MAXG][8];
+#pragma unroll
+  for (int g = 0; g < MAXG; g++)
+#pragma unroll
+    for (int e = 0; e < 8; e++) qf[g][e] = (g < gcount && dim_ok) ? sq[g * head_dim + sub * 8 + e] : 0.f;
+
+  float acc[MAXG][8];
+#pragma unroll
+  for (int g = 0; g < MAXG; g++)
+#pragma unroll
+    for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
+
+  const int* table = block_tables + (size_t)r * max_blocks;
+  const size_t row_stride = (size_t)num_kv_heads * head_dim;
+  const size_t head_off = (size_t)kvh * head_dim + sub * 8;
+
+  for (int t0 = start; t0 < end; t0 += tile) {
+    uint4 kv[KU], vv[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      int pos = t0 + u * NG + grp;
+      if (pos < end && dim_ok) {
+        size_t slot = (size_t)table[pos / block_size] * block_size + pos % block_size;
+        kv[u] = ld_nc(k_cache + slot * row_stride + head_off);
+        vv[u] = ld_nc(v_cache + slot * row_stride + head_off);
+      } else {
+        kv[u].x = kv[u].y = kv[u].z = kv[u].w = 0u;
+        vv[u].x = vv[u].y = vv[u].z = vv[u].w = 0u;
+      }
+    }
+    // Scores: each group of L lanes dots its key with every q head.
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      float kf[8];
+      unpack8(kv[u], kf);
+      int pos = t0 + u * NG + grp;
+#pragma unroll
+      for (int g = 0; g < MAXG; g++) {
+        if (g < gcount) {
+          float s = 0.f;
+#pragma unroll
+          for (int e = 0; e < 8; e++) s += qf[g][e] * kf[e];
+          for (int o = L >> 1; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+          if (sub == 0) ss[g * tile + u * NG + grp] = pos < end ? s : neg_inf();
+        }
+      }
+    }
+    __syncthreads();
+    // Online softmax per head: warp w takes heads w, w + NWARPS, ...
+    for (int g = warp; g < gcount; g += NWARPS) {
+      float mt = neg_inf();
+      for (int i = lane; i < tile; i += 32) mt = fmaxf(mt, ss[g * tile + i]);
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, o));
+      float mo = s_m[g];
+      float mn = fmaxf(mo, mt);
+      float sum = 0.f;
+      for (int i = lane; i < tile; i += 32) {
+        float p = __expf(ss[g * tile + i] - mn);
+        ss[g * tile + i] = p;
+        sum += p;
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        float c = __expf(mo - mn);  // 0 on the first tile (mo = -inf)
+        s_corr[g] = c;
+        s_l[g] = s_l[g] * c + sum;
+        s_m[g] = mn;
+      }
+    }
+    __syncthreads();
+    // Accumulate V weighted by the probabilities.
+#pragma unroll
+    for (int g = 0; g < MAXG; g++) {
+      if (g < gcount) {
+        float c = s_corr[g];
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[g][e] *= c;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      float vf[8];
+      unpack8(vv[u], vf);
+#pragma unroll
+      for (int g = 0; g < MAXG; g++) {
+        if (g < gcount) {
+          float p = ss[g * tile + u * NG + grp];
+#pragma unroll
+          for (int e = 0; e < 8; e++) acc[g][e] += p * vf[e];
+        }
+      }
+    }
+    __syncthreads();  // ss is rewritten by the next tile
+  }
+
+  // Sum the groups: first across the groups of a warp (lanes with the same sub), then across warps.
+#pragma unroll
+  for (int g = 0; g < MAXG; g++)
+#pragma unroll
+    for (int e = 0; e < 8; e++)
+      for (int o = L; o < 32; o <<= 1) acc[g][e] += __shfl_xor_sync(0xffffffffu, acc[g][e], o);
+  float* red = sbuf;  // [NWARPS][MAXG * head_dim]; sq and ss are no longer read
+  if (lane < L && dim_ok) {
+#pragma unroll
+    for (int g = 0; g < MAXG; g++)
+      if (g < gcount)
+#pragma unroll
+        for (int e = 0; e < 8; e++) red[(warp * MAXG + g) * head_dim + sub * 8 + e] = acc[g][e];
+  }
+  __syncthreads();
+  for (int i = tid; i < gcount * head_dim; i += THREADS) {
+    int g = i / head_dim, d = i - g * head_dim;
+    float o = 0.f;
+#pragma unroll
+    for (int w = 0; w < NWARPS; w++) o += red[(w * MAXG + g) * head_dim + d];
+    size_t hrow = (size_t)t * num_heads + h0 + g;
+    if (num_splits == 1) {
+      out[hrow * head_dim + d] = f2bf(o / s_l[g]);
+    } else {
+      part_o[(hrow * num_splits + split) * head_dim + d] = o;
+    }
+  }
+  if (num_splits > 1 && tid < gcount) {
+    size_t pi = ((size_t)t * num_heads + h0 + tid) * num_splits + split;
+    part_ml[2 * pi] = s_m[tid];
+    part_ml[2 * pi + 1] = s_l[tid];
+  }
+}
+
+// Merges the splits of each (token, head): out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s.
+// Launch: grid (T, num_heads), block 128 (threads stride over head_dim).
+extern "C" __global__ void __launch_bounds__(128) attn_reduce(
+    const float* __restrict__ part_o, const float* __restrict__ part_ml, bf16* __restrict__ out,
+    const int* __restrict__ token_req, const int* __restrict__ query_start,
+    const int* __restrict__ seq_lens, int num_heads, int head_dim, int chunk, int num_splits) {
+  const int t = blockIdx.x, h = blockIdx.y;
+  const int r = token_req[t];
+  const int ctx = seq_lens[r] - (query_start[r + 1] - 1 - t);
+  const int ns = min(num_splits, (ctx + chunk - 1) / chunk);
+  const size_t hrow = (size_t)t * num_heads + h;
+  const float* ml = part_ml + 2 * hrow * num_splits;
+  float mx = neg_inf();
+  for (int s = 0; s < ns; s++) mx = fmaxf(mx, ml[2 * s]);
+  float denom = 0.f;
+  for (int s = 0; s < ns; s++) denom += __expf(ml[2 * s] - mx) * ml[2 * s + 1];
+  float inv = 1.f / denom;
+  const float* po = part_o + hrow * num_splits * head_dim;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    float o = 0.f;
+    for (int s = 0; s < ns; s++) o += __expf(ml[2 * s] - mx) * po[(size_t)s * head_dim + d];
+    out[hrow * head_dim + d] = f2bf(o * inv);
+  }
+}

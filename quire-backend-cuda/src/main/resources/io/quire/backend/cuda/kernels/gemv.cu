@@ -1,0 +1,100 @@
+// Matrix-vector products for one token (batch-1 decode): out_s[n] = x . w_s[n, :] (+ bias_s[n]) for up
+// to three weights w_s [n_s, K] that share the input x [K] (q, k and v in one launch). Rows of the
+// three are numbered one after another; each warp computes ROWS consecutive rows, reading them as
+// 16-byte pieces with U pieces per lane in flight per row, and x (L1-resident) alongside.
+// fp32 accumulation, one rounding at the end; out bf16, or fp32 when out_f32 != 0.
+// Requires K % 8 == 0 and 16-byte aligned x and w. Launch: grid ceil((n0+n1+n2) / (8 * ROWS)), block 256.
+#include "common.cuh"
+
+#define ROWS 2
+#define U 4
+
+__device__ __forceinline__ float dot8(uint4 a, uint4 b) {
+  float s = __uint_as_float(a.x << 16) * __uint_as_float(b.x << 16);
+  s += __uint_as_float(a.x & 0xffff0000u) * __uint_as_float(b.x & 0xffff0000u);
+  s += __uint_as_float(a.y << 16) * __uint_as_float(b.y << 16);
+  s += __uint_as_float(a.y & 0xffff0000u) * __uint_as_float(b.y & 0xffff0000u);
+  s += __uint_as_float(a.z << 16) * __uint_as_float(b.z << 16);
+  s += __uint_as_float(a.z & 0xffff0000u) * __uint_as_float(b.z & 0xffff0000u);
+  s += __uint_as_float(a.w << 16) * __uint_as_float(b.w << 16);
+  s += __uint_as_float(a.w & 0xffff0000u) * __uint_as_float(b.w & 0xffff0000u);
+  return s;
+}
+
+__device__ __forceinline__ uint4 ld_nc(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+extern "C" __global__ void __launch_bounds__(256) gemv3(
+    const bf16* __restrict__ x, int K,
+    const bf16* __restrict__ w0, const bf16* __restrict__ w1, const bf16* __restrict__ w2,
+    void* out0, void* out1, void* out2,
+    const bf16* __restrict__ b0, const bf16* __restrict__ b1, const bf16* __restrict__ b2,
+    int n0, int n1, int n2, int out_f32) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int total = n0 + n1 + n2;
+  const int row0 = (blockIdx.x * 8 + warp) * ROWS;
+  if (row0 >= total) return;
+  const int nc = K >> 3;
+  const uint4* xr = reinterpret_cast<const uint4*>(x);
+  const uint4* wr[ROWS];
+#pragma unroll
+  for (int r = 0; r < ROWS; r++) {
+    int n = min(row0 + r, total - 1);
+    const bf16* w = n < n0 ? w0 + (size_t)n * K
+                  : n < n0 + n1 ? w1 + (size_t)(n - n0) * K
+                  : w2 + (size_t)(n - n0 - n1) * K;
+    wr[r] = reinterpret_cast<const uint4*>(w);
+  }
+  float acc[ROWS];
+#pragma unroll
+  for (int r = 0; r < ROWS; r++) acc[r] = 0.f;
+  int c = lane;
+  for (; c + 32 * (U - 1) < nc; c += 32 * U) {
+    uint4 wv[ROWS][U], xv[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) wv[r][u] = ld_stream(wr[r] + c + 32 * u);
+      xv[u] = ld_nc(xr + c + 32 * u);
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) acc[r] += dot8(wv[r][u], xv[u]);
+  }
+  for (; c < nc; c += 32) {
+    uint4 xv = ld_nc(xr + c);
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) acc[r] += dot8(ld_stream(wr[r] + c), xv);
+  }
+#pragma unroll
+  for (int r = 0; r < ROWS; r++) acc[r] = warp_sum(acc[r]);
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+      int n = row0 + r;
+      if (n >= total) break;
+      void* o;
+      const bf16* b;
+      int i;
+      if (n < n0) { o = out0; b = b0; i = n; }
+      else if (n < n0 + n1) { o = out1; b = b1; i = n - n0; }
+      else { o = out2; b = b2; i = n - n0 - n1; }
+      float v = acc[r];
+      if (b != nullptr) v += bf2f(b[i]);
+      if (out_f32) reinterpret_cast<float*>(o)[i] = v;
+      else reinterpret_cast<bf16*>(o)[i] = f2bf(v);
+    }
+  }
+}
