@@ -99,7 +99,8 @@ final class BenchServeCommand implements Callable<Integer> {
     Path json = resultJson != null ? resultJson : sweep.kind() != Sweep.Kind.SINGLE ? Path.of("bench-sweep.json") : null;
     if (json != null) {
       ObjectNode o = new ObjectMapper().createObjectNode().put("command", "serve").put("url", target.url())
-          .put("api", api).put("model", target.model()).put("workload", w.describe()).put("arrivals", arrivals.describe())
+          .put("api", api).put("model", target.model()).put("workload", w.describe())
+          .put("arrivals", sweep.kind() == Sweep.Kind.RATE ? (arrivals.poisson() ? "poisson" : "fixed") : arrivals.describe())
           .put("max_concurrency", maxConcurrency).put("sweep", sweep.kind().name().toLowerCase(java.util.Locale.ROOT));
       var results = o.putArray("results");
       reports.forEach(r -> results.add(r.toJson()));
