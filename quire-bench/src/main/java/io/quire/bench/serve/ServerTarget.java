@@ -166,6 +166,10 @@ public final class ServerTarget {
   }
 
   static String unreachable(IOException e) {
-    return e instanceof HttpConnectTimeoutException ? "connection timed out" : "connection refused";
+    if (e instanceof HttpConnectTimeoutException) return "connection timed out";
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof java.nio.channels.UnresolvedAddressException) return "unknown host";
+    }
+    return "connection refused";
   }
 }
