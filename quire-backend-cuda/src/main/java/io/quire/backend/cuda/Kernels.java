@@ -33,7 +33,7 @@ final class Kernels {
   /** Each file and the kernels it defines. */
   private static final Map<String, List<String>> FILES = Map.ofEntries(
       Map.entry("embedding.cu", List.of("embedding")),
-      Map.entry("rmsnorm.cu", List.of("rms_norm", "add_rms_norm")),
+      Map.entry("rmsnorm.cu", List.of("rms_norm", "add_rms_norm", "rms_norm_v", "add_rms_norm_v")),
       Map.entry("head_rmsnorm.cu", List.of("head_rms_norm")),
       Map.entry("rope.cu", List.of("rope", "rope_write_kv")),
       Map.entry("silu_mul.cu", List.of("silu_mul")),

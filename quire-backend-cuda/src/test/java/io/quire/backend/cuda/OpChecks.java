@@ -45,6 +45,9 @@ final class OpChecks {
       c.rmsNorm(5, 1000);
       c.rmsNorm(3, 4096);
       c.addRmsNorm(5, 1000);
+      c.addRmsNorm(2, 4096);
+      c.addRmsNorm(2, 1003);
+      c.rmsNorm(2, 1003);
       c.headRmsNorm(3, 6, 128);
       c.headRmsNorm(4, 4, 32);
       c.matmul(1, 1000, 777, false, DType.BF16);

@@ -66,23 +66,24 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
     return;
   }
 
-  float* sq = sbuf;                    // [MAXG][head_dim] scaled q
-  float* ss = sbuf + MAXG * head_dim;  // [MAXG][tile] scores, then probabilities
-  for (int i = tid; i < gcount * head_dim; i += THREADS) {
-    int g = i / head_dim, d = i - g * head_dim;
-    sq[i] = bf2f(q[((size_t)t * num_heads + h0 + g) * head_dim + d]) * scale;
-  }
+  float* ss = sbuf;  // [MAXG][tile] scores, then probabilities
   if (tid < MAXG) {
     s_m[tid] = neg_inf();
     s_l[tid] = 0.f;
   }
-  __syncthreads();
-
+  // q straight into registers: lane sub holds dims sub*8 .. sub*8+7 of each head, pre-scaled.
   float qf[MAXG][8];
 #pragma unroll
-  for (int g = 0; g < MAXG; g++)
+  for (int g = 0; g < MAXG; g++) {
+    if (g < gcount && dim_ok) {
+      unpack8(ld_nc(q + ((size_t)t * num_heads + h0 + g) * head_dim + sub * 8), qf[g]);
 #pragma unroll
-    for (int e = 0; e < 8; e++) qf[g][e] = (g < gcount && dim_ok) ? sq[g * head_dim + sub * 8 + e] : 0.f;
+      for (int e = 0; e < 8; e++) qf[g][e] *= scale;
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; e++) qf[g][e] = 0.f;
+    }
+  }
 
   float acc[MAXG][8];
 #pragma unroll
@@ -180,7 +181,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 #pragma unroll
     for (int e = 0; e < 8; e++)
       for (int o = L; o < 32; o <<= 1) acc[g][e] += __shfl_xor_sync(0xffffffffu, acc[g][e], o);
-  float* red = sbuf;  // [NWARPS][MAXG * head_dim]; sq and ss are no longer read
+  float* red = sbuf;  // [NWARPS][MAXG * head_dim]; ss is no longer read
   if (lane < L && dim_ok) {
 #pragma unroll
     for (int g = 0; g < MAXG; g++)
@@ -209,26 +210,45 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 }
 
 // Merges the splits of each (token, head): out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s.
-// Launch: grid (T, num_heads), block 128 (threads stride over head_dim).
+// Launch: grid (T, num_heads), block 128 (threads stride over head_dim); num_splits <= 1024.
 extern "C" __global__ void __launch_bounds__(128) attn_reduce(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, bf16* __restrict__ out,
     const int* __restrict__ token_req, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, int num_heads, int head_dim, int chunk, int num_splits) {
+  __shared__ float wts[1024];
+  __shared__ float red[4];
   const int t = blockIdx.x, h = blockIdx.y;
   const int r = token_req[t];
   const int ctx = seq_lens[r] - (query_start[r + 1] - 1 - t);
   const int ns = min(num_splits, (ctx + chunk - 1) / chunk);
   const size_t hrow = (size_t)t * num_heads + h;
   const float* ml = part_ml + 2 * hrow * num_splits;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   float mx = neg_inf();
-  for (int s = 0; s < ns; s++) mx = fmaxf(mx, ml[2 * s]);
-  float denom = 0.f;
-  for (int s = 0; s < ns; s++) denom += __expf(ml[2 * s] - mx) * ml[2 * s + 1];
-  float inv = 1.f / denom;
+  for (int s = tid; s < ns; s += blockDim.x) mx = fmaxf(mx, ml[2 * s]);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  if (lane == 0) red[warp] = mx;
+  __syncthreads();
+  mx = fmaxf(fmaxf(red[0], red[1]), fmaxf(red[2], red[3]));
+  float den = 0.f;
+  for (int s = tid; s < ns; s += blockDim.x) {
+    float wgt = __expf(ml[2 * s] - mx);
+    wts[s] = wgt;
+    den += wgt * ml[2 * s + 1];
+  }
+  float inv = 1.f / block_sum(den);  // block_sum's barriers also publish wts[]
   const float* po = part_o + hrow * num_splits * head_dim;
-  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    float o = 0.f;
-    for (int s = 0; s < ns; s++) o += __expf(ml[2 * s] - mx) * po[(size_t)s * head_dim + d];
-    out[hrow * head_dim + d] = f2bf(o * inv);
+  for (int d = tid; d < head_dim; d += blockDim.x) {
+    float o0 = 0.f, o1 = 0.f, o2 = 0.f, o3 = 0.f;
+    int s = 0;
+    for (; s + 3 < ns; s += 4) {
+      o0 += wts[s] * po[(size_t)s * head_dim + d];
+      o1 += wts[s + 1] * po[(size_t)(s + 1) * head_dim + d];
+      o2 += wts[s + 2] * po[(size_t)(s + 2) * head_dim + d];
+      o3 += wts[s + 3] * po[(size_t)(s + 3) * head_dim + d];
+    }
+    for (; s < ns; s++) o0 += wts[s] * po[(size_t)s * head_dim + d];
+    out[hrow * head_dim + d] = f2bf(((o0 + o1) + (o2 + o3)) * inv);
   }
 }

@@ -1,9 +1,11 @@
 // Matrix-vector products for one token (batch-1 decode): out_s[n] = x . w_s[n, :] (+ bias_s[n]) for up
 // to three weights w_s [n_s, K] that share the input x [K] (q, k and v in one launch). Rows of the
-// three are numbered one after another; each warp computes ROWS consecutive rows, reading them as
-// 16-byte pieces with U pieces per lane in flight per row, and x (L1-resident) alongside.
+// three are numbered one after another; each group of ks warps (ks = 1, 2, 4 or 8, so that short
+// matrices still fill the chip) computes ROWS consecutive rows, each warp a 1/ks share of K, reading
+// them as 16-byte pieces with U pieces per lane in flight per row, and x (L1-resident) alongside.
 // fp32 accumulation, one rounding at the end; out bf16, or fp32 when out_f32 != 0.
-// Requires K % 8 == 0 and 16-byte aligned x and w. Launch: grid ceil((n0+n1+n2) / (8 * ROWS)), block 256.
+// Requires K % 8 == 0 and 16-byte aligned x and w. Launch: grid ceil((n0+n1+n2) / (8 / ks * ROWS)),
+// block 256.
 #include "common.cuh"
 
 #define ROWS 2
@@ -40,11 +42,13 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
     const bf16* __restrict__ w0, const bf16* __restrict__ w1, const bf16* __restrict__ w2,
     void* out0, void* out1, void* out2,
     const bf16* __restrict__ b0, const bf16* __restrict__ b1, const bf16* __restrict__ b2,
-    int n0, int n1, int n2, int out_f32) {
+    int n0, int n1, int n2, int out_f32, int ks) {
+  __shared__ float red[8][ROWS];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int total = n0 + n1 + n2;
-  const int row0 = (blockIdx.x * 8 + warp) * ROWS;
-  if (row0 >= total) return;
+  const int rg = warp / ks, kp = warp - rg * ks;
+  const int row0 = (blockIdx.x * (8 / ks) + rg) * ROWS;
+  const bool active = row0 < total;
   const int nc = K >> 3;
   const uint4* xr = reinterpret_cast<const uint4*>(x);
   const uint4* wr[ROWS];
@@ -59,28 +63,46 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
   float acc[ROWS];
 #pragma unroll
   for (int r = 0; r < ROWS; r++) acc[r] = 0.f;
-  int c = lane;
-  for (; c + 32 * (U - 1) < nc; c += 32 * U) {
-    uint4 wv[ROWS][U], xv[U];
+  if (active) {
+    const int stride = 32 * ks;
+    int c = lane + 32 * kp;
+    for (; c + stride * (U - 1) < nc; c += stride * U) {
+      uint4 wv[ROWS][U], xv[U];
 #pragma unroll
-    for (int u = 0; u < U; u++) {
+      for (int u = 0; u < U; u++) {
 #pragma unroll
-      for (int r = 0; r < ROWS; r++) wv[r][u] = ld_stream(wr[r] + c + 32 * u);
-      xv[u] = ld_nc(xr + c + 32 * u);
+        for (int r = 0; r < ROWS; r++) wv[r][u] = ld_stream(wr[r] + c + stride * u);
+        xv[u] = ld_nc(xr + c + stride * u);
+      }
+#pragma unroll
+      for (int u = 0; u < U; u++)
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) acc[r] += dot8(wv[r][u], xv[u]);
     }
+    for (; c < nc; c += stride) {
+      uint4 xv = ld_nc(xr + c);
 #pragma unroll
-    for (int u = 0; u < U; u++)
-#pragma unroll
-      for (int r = 0; r < ROWS; r++) acc[r] += dot8(wv[r][u], xv[u]);
-  }
-  for (; c < nc; c += 32) {
-    uint4 xv = ld_nc(xr + c);
-#pragma unroll
-    for (int r = 0; r < ROWS; r++) acc[r] += dot8(ld_stream(wr[r] + c), xv);
+      for (int r = 0; r < ROWS; r++) acc[r] += dot8(ld_stream(wr[r] + c), xv);
+    }
   }
 #pragma unroll
   for (int r = 0; r < ROWS; r++) acc[r] = warp_sum(acc[r]);
-  if (lane == 0) {
+  if (ks > 1) {  // the ks warps of a row group each summed a share of K
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) red[warp][r] = acc[r];
+    }
+    __syncthreads();
+    if (kp == 0 && lane == 0) {
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) {
+        float v = 0.f;
+        for (int j = 0; j < ks; j++) v += red[warp + j][r];
+        acc[r] = v;
+      }
+    }
+  }
+  if (active && kp == 0 && lane == 0) {
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
       int n = row0 + r;

@@ -2,7 +2,7 @@
 // For pairs (i, i + d/2) of each head: x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin.
 // cos/sin tables [max_pos, d/2] fp32 from the host (angle = fp32(pos * inv_freq[i])); positions at or
 // beyond max_pos are computed here from inv_freq.
-// Launch: grid (T), block 128; threads stride over (q_heads + k_heads) * d/2 pairs.
+// Launch: grid (T, Y), block 128; the Y * 128 threads of a token stride over its (q_heads + k_heads) * d/2 pairs.
 #include "common.cuh"
 
 extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positions,
@@ -13,7 +13,7 @@ extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positi
   int p = positions[t];
   int half = head_dim >> 1;
   int pairs = (q_heads + k_heads) * half;
-  for (int idx = threadIdx.x; idx < pairs; idx += blockDim.x) {
+  for (int idx = blockIdx.y * blockDim.x + threadIdx.x; idx < pairs; idx += gridDim.y * blockDim.x) {
     int h = idx / half, i = idx - h * half;
     bf16* base = h < q_heads ? q + ((size_t)t * q_heads + h) * head_dim
                              : k + ((size_t)t * k_heads + (h - q_heads)) * head_dim;
@@ -34,7 +34,7 @@ extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positi
 
 // rope followed by write_kv in one launch: q and k rotated in place as above, the rotated k and the
 // untouched v also stored into the paged cache at slots[t] (skipped when < 0; width = k_heads *
-// head_dim). Launch: grid (T), block 128.
+// head_dim). Launch: grid (T, Y), block 128.
 extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restrict__ v,
                                          const int* __restrict__ positions,
                                          const float* __restrict__ cos_t, const float* __restrict__ sin_t,
@@ -48,7 +48,7 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
   int width = k_heads * head_dim;
   long long slot = slots[t];
   bf16* kd = k_cache + (size_t)(slot < 0 ? 0 : slot) * width;
-  for (int idx = threadIdx.x; idx < pairs; idx += blockDim.x) {
+  for (int idx = blockIdx.y * blockDim.x + threadIdx.x; idx < pairs; idx += gridDim.y * blockDim.x) {
     int h = idx / half, i = idx - h * half;
     bool isq = h < q_heads;
     bf16* base = isq ? q + ((size_t)t * q_heads + h) * head_dim
@@ -75,6 +75,6 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
   if (slot >= 0) {
     const bf16* vs = v + (size_t)t * width;
     bf16* vd = v_cache + (size_t)slot * width;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) vd[i] = vs[i];
+    for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < width; i += gridDim.y * blockDim.x) vd[i] = vs[i];
   }
 }
