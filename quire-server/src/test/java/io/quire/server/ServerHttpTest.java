@@ -7,6 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import dev.langchain4j.model.openai.OpenAiChatModel;
+import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
+import dev.langchain4j.model.output.FinishReason;
 import io.quire.engine.EngineStats;
 import io.quire.server.http.ServerOptions;
 import io.quire.server.repository.EngineLauncher;
@@ -27,8 +35,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -42,6 +52,7 @@ class ServerHttpTest {
   static final String SEED = "llama2-7b-chat-v1.0";
   static final String CHAT = "qwen3";
   static final String BUSY = "busy";
+  static final String STORM = "storm";
 
   @TempDir static Path tmp;
   static QuireServer server;
@@ -71,6 +82,11 @@ class ServerHttpTest {
     TestModels.write(repo.resolve(BUSY + "/config.pbtxt"), "backend: \"quire\"\n");
     TestModels.write(repo.resolve(BUSY + "/1/model.json"),
         "{\"model\": \"" + llama2 + "\", \"num_gpu_blocks_override\": 64, \"max_waiting\": 1, \"max_num_seqs\": 1}");
+    // The disconnect storm's model: the smallest fixture, a pool of 48 blocks of 16 tokens for 100
+    // streams, so that some wait or are preempted while others are dropped.
+    TestModels.write(repo.resolve(STORM + "/config.pbtxt"), "backend: \"quire\"\n");
+    TestModels.write(repo.resolve(STORM + "/1/model.json"),
+        "{\"model\": \"" + llama2 + "\", \"num_gpu_blocks_override\": 48, \"max_model_len\": 512}");
     // Broken models: each UNAVAILABLE with its reason, the others keep serving.
     TestModels.write(repo.resolve("bad-syntax/config.pbtxt"), "backend: \"vllm\"\nmax_batch_size: [\n");
     TestModels.write(repo.resolve("gpu-only/config.pbtxt"), "backend: \"vllm\"\ninstance_group [ { kind: KIND_GPU gpus: [ 0 ] } ]\n");
@@ -147,9 +163,16 @@ class ServerHttpTest {
     assertTrue(byName.get("gpu-only").get("reason").asText().contains("KIND_GPU needs a GPU"), r.body());
     assertTrue(byName.get("no-files").get("reason").asText().contains("does/not/exist"), r.body());
     assertTrue(byName.get("other-backend").get("reason").asText().contains("unsupported backend 'onnxruntime'"), r.body());
+    // Triton: a model with no READY version is 404 "has no available versions" (we add the reason);
+    // a named version of it is 503 "is not at ready state".
     Res unknown = post("/v2/models/gpu-only/generate", "{\"text_input\": \"hi\"}");
-    assertEquals(503, unknown.status());
+    assertEquals(404, unknown.status());
+    assertTrue(unknown.json().get("error").asText().startsWith("Request for unknown model: 'gpu-only' has no available versions"),
+        unknown.body());
     assertTrue(unknown.json().get("error").asText().contains("KIND_GPU"), unknown.body());
+    Res v1 = post("/v2/models/gpu-only/versions/1/generate", "{\"text_input\": \"hi\"}");
+    assertEquals(503, v1.status());
+    assertTrue(v1.json().get("error").asText().contains("'gpu-only' version 1 is not at ready state"), v1.body());
   }
 
   @Test
@@ -162,8 +185,16 @@ class ServerHttpTest {
     assertTrue(inputs.contains("\"input_text\"") && inputs.contains("\"text_input\"") && inputs.contains("BYTES"), inputs);
     assertEquals(200, get("/v2/models/" + SEED + "/ready").status());
     assertEquals(200, get("/v2/models/" + SEED + "/versions/1/ready").status());
-    assertEquals(404, get("/v2/models/" + SEED + "/versions/7/ready").status());
-    assertEquals(404, get("/v2/models/nope/ready").status());
+    // Triton answers 400 for a model or version that is not ready, unknown ones included.
+    assertEquals(400, get("/v2/models/" + SEED + "/versions/7/ready").status());
+    assertEquals(400, get("/v2/models/nope/ready").status());
+    assertEquals(400, get("/v2/models/gpu-only/ready").status());
+    Res unknown = get("/v2/models/nope");
+    assertEquals(404, unknown.status());
+    assertEquals("Request for unknown model: 'nope' is not found", unknown.json().get("error").asText());
+    Res unknownVersion = get("/v2/models/" + SEED + "/versions/7/config");
+    assertEquals(404, unknownVersion.status());
+    assertEquals("Request for unknown model: '" + SEED + "' version 7 is not found", unknownVersion.json().get("error").asText());
     Res cfg = get("/v2/models/" + SEED + "/config");
     assertEquals(200, cfg.status());
     assertEquals(1024, cfg.json().get("max_batch_size").asInt());
@@ -319,6 +350,52 @@ class ServerHttpTest {
   }
 
   @Test
+  void openAiClientLibraryChatsStreamingAndNot() throws Exception {
+    // langchain4j's OpenAI module (Maven Central), as an application would use it against vLLM.
+    String user = "Tell me a story";
+    ChatModel chat = OpenAiChatModel.builder().baseUrl(base + "/v1").apiKey("none").modelName(CHAT)
+        .temperature(0.0).maxTokens(8).maxRetries(0).timeout(Duration.ofSeconds(60)).build();
+    ChatResponse r = chat.chat(UserMessage.from(user));
+    Res raw = post("/v1/chat/completions", "{\"model\": \"" + CHAT + "\", \"messages\": [{\"role\": \"user\", \"content\": \""
+        + user + "\"}], \"max_tokens\": 8, \"temperature\": 0}");
+    String expected = raw.json().get("choices").get(0).get("message").get("content").asText();
+    assertFalse(expected.isEmpty(), raw.body());
+    assertEquals(expected, r.aiMessage().text());
+    assertEquals(FinishReason.LENGTH, r.finishReason());
+    assertEquals(8, r.tokenUsage().outputTokenCount());
+    assertEquals(raw.json().get("usage").get("prompt_tokens").asInt(), r.tokenUsage().inputTokenCount());
+
+    StreamingChatModel streaming = OpenAiStreamingChatModel.builder().baseUrl(base + "/v1").apiKey("none").modelName(CHAT)
+        .temperature(0.0).maxTokens(8).timeout(Duration.ofSeconds(60)).build();
+    StringBuilder parts = new StringBuilder();
+    List<String> partial = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+    streaming.chat(List.of(UserMessage.from(user)), new StreamingChatResponseHandler() {
+      @Override
+      public void onPartialResponse(String token) {
+        partial.add(token);
+        parts.append(token);
+      }
+
+      @Override
+      public void onCompleteResponse(ChatResponse response) {
+        done.complete(response);
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        done.completeExceptionally(error);
+      }
+    });
+    ChatResponse sr = done.get(60, TimeUnit.SECONDS);
+    assertTrue(partial.size() > 1, partial.toString());
+    assertEquals(expected, parts.toString());
+    assertEquals(expected, sr.aiMessage().text());
+    assertEquals(FinishReason.LENGTH, sr.finishReason());
+    assertEquals(8, sr.tokenUsage().outputTokenCount());
+  }
+
+  @Test
   void openAiStreamingEndsWithDone() throws Exception {
     Res s = post("/v1/chat/completions", "{\"model\": \"" + CHAT + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}],"
         + " \"max_tokens\": 5, \"temperature\": 0, \"stream\": true, \"stream_options\": {\"include_usage\": true}}");
@@ -420,31 +497,92 @@ class ServerHttpTest {
   // ---- load, disconnects, metrics ----
 
   @Test
-  void disconnectedStreamsFreeTheirKvBlocks() throws Exception {
-    ServedModel m = model(CHAT);
-    int storm = 40;
+  void disconnectStormOfHundredStreamsLeavesNoKvBlockInUse() throws Exception {
+    ServedModel m = model(STORM);
+    EngineStats before = m.engine().stats();
+    int storm = 100;
     try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Future<Boolean>> fs = new ArrayList<>();
       for (int i = 0; i < storm; i++) {
         int k = i;
-        fs.add(ex.submit(() -> streamThenDrop("Story number " + k + " begins")));
+        fs.add(ex.submit(() -> streamThenDrop(STORM, "Story number " + k + " begins")));
       }
-      for (Future<Boolean> f : fs) assertTrue(f.get());
+      for (Future<Boolean> f : fs) assertTrue(f.get(120, TimeUnit.SECONDS));
     }
-    long deadline = System.nanoTime() + 20_000_000_000L;
-    EngineStats s = m.engine().stats();
-    while (System.nanoTime() < deadline && (s.numRunning() + s.numWaiting() > 0 || s.kvBlocksUsed() > 0)) {
-      Thread.sleep(50);
-      s = m.engine().stats();
-    }
+    EngineStats s = awaitIdle(m, 20_000);
     assertEquals(0, s.numRunning() + s.numWaiting(), s.toString());
     assertEquals(0, s.kvBlocksUsed(), s.toString());
-    assertTrue(s.requestsFinishedAbort() >= storm, s.toString());
+    // Each stream was dropped mid-generation (after its first tokens, 400 asked): all aborted, none ended.
+    assertEquals(storm, s.requestsFinishedAbort() - before.requestsFinishedAbort(), s.toString());
+    assertEquals(0, s.requestsFinishedLength() - before.requestsFinishedLength(), s.toString());
+    assertEquals(0, s.requestsFinishedStop() - before.requestsFinishedStop(), s.toString());
+    assertEquals(200, post("/v2/models/" + STORM + "/generate", "{\"text_input\": \"after the storm\", \"max_tokens\": 4}").status());
+  }
+
+  @Test
+  void nonStreamingClientThatDisconnectsAbortsItsRequest() throws Exception {
+    ServedModel m = model(STORM);
+    String body = "{\"text_input\": \"A long answer\", \"max_tokens\": 400, \"ignore_eos\": true}";
+    String completion = "{\"model\": \"" + STORM + "\", \"prompt\": \"A long answer\", \"max_tokens\": 400, \"ignore_eos\": true}";
+    for (String[] req : List.of(new String[] {"/v2/models/" + STORM + "/generate", body}, new String[] {"/v1/completions", completion})) {
+      long aborted = m.engine().stats().requestsFinishedAbort();
+      try (Socket sock = new Socket("127.0.0.1", server.httpPort())) {
+        sendPost(sock, req[0], req[1]);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (m.engine().stats().numRunning() < 1 && System.nanoTime() < deadline) Thread.sleep(5);
+        assertEquals(1, m.engine().stats().numRunning(), req[0]);
+      }
+      // Well before the 400 tokens could be done: the request was aborted and its blocks freed.
+      EngineStats s = awaitIdle(m, 5_000);
+      assertEquals(0, s.numRunning() + s.numWaiting(), req[0] + " " + s);
+      assertEquals(0, s.kvBlocksUsed(), req[0] + " " + s);
+      assertEquals(aborted + 1, s.requestsFinishedAbort(), req[0] + " " + s);
+    }
+  }
+
+  @Test
+  void keepAliveConnectionServesLongRequestsOneAfterAnother() throws Exception {
+    // The disconnect watch reads ahead on the connection while a request runs; a kept-alive
+    // connection must still serve the next request, also after a request of more than a moment.
+    try (Socket sock = new Socket("127.0.0.1", server.httpPort())) {
+      sock.setSoTimeout(60_000);
+      var in = new java.io.BufferedInputStream(sock.getInputStream());
+      for (int tokens : new int[] {300, 3, 200}) {
+        sendPost(sock, "/v2/models/" + STORM + "/generate",
+            "{\"text_input\": \"Again\", \"max_tokens\": " + tokens + ", \"ignore_eos\": true, \"return_num_output_tokens\": true}");
+        String head = readHead(in);
+        assertTrue(head.startsWith("HTTP/1.1 200"), head);
+        Matcher len = Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        assertTrue(len.find(), head);
+        JsonNode j = JSON.readTree(in.readNBytes(Integer.parseInt(len.group(1))));
+        assertEquals(tokens, j.get("num_output_tokens").asInt(), j.toString());
+      }
+    }
+  }
+
+  private static String readHead(java.io.InputStream in) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    while (!sb.toString().endsWith("\r\n\r\n")) {
+      int c = in.read();
+      if (c < 0) throw new AssertionError("connection closed after: " + sb);
+      sb.append((char) c);
+    }
+    return sb.toString();
+  }
+
+  private static EngineStats awaitIdle(ServedModel m, long millis) throws Exception {
+    long deadline = System.nanoTime() + millis * 1_000_000L;
+    EngineStats s = m.engine().stats();
+    while (System.nanoTime() < deadline && (s.numRunning() + s.numWaiting() > 0 || s.kvBlocksUsed() > 0)) {
+      Thread.sleep(10);
+      s = m.engine().stats();
+    }
+    return s;
   }
 
   /** Opens a generate_stream, reads the first event, and drops the connection. */
-  private static boolean streamThenDrop(String prompt) throws Exception {
-    try (Socket s = openStream(CHAT, prompt)) {
+  private static boolean streamThenDrop(String model, String prompt) throws Exception {
+    try (Socket s = openStream(model, prompt)) {
       return true;
     }
   }
@@ -464,10 +602,14 @@ class ServerHttpTest {
   }
 
   private static void sendStream(Socket s, String model, String prompt) throws Exception {
-    String body = "{\"text_input\": \"" + prompt + "\", \"max_tokens\": 400, \"ignore_eos\": true}";
+    sendPost(s, "/v2/models/" + model + "/generate_stream",
+        "{\"text_input\": \"" + prompt + "\", \"max_tokens\": 400, \"ignore_eos\": true}");
+  }
+
+  private static void sendPost(Socket s, String path, String body) throws Exception {
     OutputStream out = s.getOutputStream();
     byte[] b = body.getBytes(StandardCharsets.UTF_8);
-    out.write(("POST /v2/models/" + model + "/generate_stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    out.write(("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
     out.write(b);
     out.flush();
@@ -481,6 +623,7 @@ class ServerHttpTest {
     List<String> alone = new ArrayList<>();
     for (int i = 0; i < distinct; i++) alone.add(post(path, request(i)).json().get("text_output").asText());
     double before = metric("nv_inference_request_success", SEED);
+    double itlBefore = metric("vllm:inter_token_latency_seconds_count", SEED);
     try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Future<Res>> fs = new ArrayList<>();
       for (int i = 0; i < total; i++) {
@@ -494,6 +637,8 @@ class ServerHttpTest {
       }
     }
     assertEquals(before + total, metric("nv_inference_request_success", SEED), 0.0);
+    // One inter-token interval per token after the first, each timed as it arrived.
+    assertEquals(itlBefore + total * 5, metric("vllm:inter_token_latency_seconds_count", SEED), 0.0);
     String text = scrape();
     for (String name : List.of("nv_inference_request_failure", "nv_inference_count", "nv_inference_exec_count",
         "nv_inference_request_duration_us", "nv_inference_queue_duration_us", "nv_inference_pending_request_count",

@@ -9,6 +9,7 @@ import io.quire.engine.RequestOutput;
 import io.quire.engine.RequestStream;
 import io.quire.engine.SamplingParams;
 import io.quire.engine.TokenLogprob;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.quire.engine.core.EngineOverloadedException;
 import io.quire.server.metrics.ServerMetrics;
 import io.quire.server.repository.ServedModel;
@@ -18,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * Runs one request on a model's engine and gathers its output: the one place where protocols meet
@@ -79,13 +81,15 @@ final class Generation {
   }
 
   /**
-   * Submits and runs to the end. {@code timeoutNanos} (0: none) aborts a request that runs longer.
+   * Submits and runs to the end. {@code timeoutNanos} (0: none) aborts a request that runs longer;
+   * {@code clientGone} (see {@link ConnectionWatch}) is polled while waiting, and aborts the
+   * request once it says the client has gone.
    *
-   * @throws ApiException 400 (bad sampling values, prompt too long), 503 (overloaded)
-   * @throws ClientGone when the listener failed to write
+   * @throws ApiException 400 (bad sampling values, prompt too long), 503 (overloaded), 504 (timeout)
+   * @throws ClientGone when the client went away (the listener failed to write, or clientGone)
    */
   static Result run(ServedModel model, ServerMetrics metrics, String requestId, Prompt prompt, SamplingParams params,
-      int priority, long timeoutNanos, Listener listener) {
+      int priority, long timeoutNanos, BooleanSupplier clientGone, Listener listener) {
     long t0 = System.nanoTime();
     ServedModel.Stats st = model.stats;
     st.pending.incrementAndGet();
@@ -107,28 +111,46 @@ final class Generation {
       throw new ApiException(503, "model '" + model.name() + "' is not accepting requests: " + e.getMessage());
     }
     Result r = new Result(requestId, params.n());
+    // Inter-token latency, as vLLM measures it: per sequence, the time between consecutive
+    // messages that carry new tokens (one engine step each), taken as each message arrives.
+    long[] lastTokenAt = new long[params.n()];
+    java.util.Arrays.fill(lastTokenAt, Long.MIN_VALUE);
+    DistributionDataPoint itl = metrics.interTokenLatency(model);
+    boolean watching = clientGone != null && clientGone != ConnectionWatch.OFF;
     boolean ok = false;
     try {
-      long deadline = timeoutNanos > 0 ? t0 + timeoutNanos : Long.MAX_VALUE;
+      boolean timed = timeoutNanos > 0;
+      long deadline = t0 + timeoutNanos;
       while (true) {
         RequestOutput out;
-        if (deadline == Long.MAX_VALUE) {
+        if (!timed && !watching) {
           out = stream.next();
         } else {
-          long left = deadline - System.nanoTime();
-          out = left <= 0 ? null : stream.poll(left, TimeUnit.NANOSECONDS);
+          long wait = timed ? deadline - System.nanoTime() : ConnectionWatch.POLL_NANOS;
+          if (watching) wait = Math.min(wait, ConnectionWatch.POLL_NANOS);
+          out = wait <= 0 ? null : stream.poll(wait, TimeUnit.NANOSECONDS);
           if (out == null) {
+            if (watching && clientGone.getAsBoolean()) {
+              stream.cancel();
+              throw new ClientGone(null);
+            }
+            if (!timed || deadline - System.nanoTime() > 0) continue;
             stream.cancel();
             throw new ApiException(504, "request timed out after " + timeoutNanos / 1_000_000 + " ms");
           }
         }
         if (out == null) break;
+        long now = System.nanoTime();
         if (out.promptTokenIds() != null) r.promptTokenIds = out.promptTokenIds();
         for (CompletionDelta d : out.deltas()) {
           if (d.index() < 0 || d.index() >= r.sequences.length) continue;
           Sequence s = r.sequences[d.index()];
           if (d.newText() != null) s.text.append(d.newText());
-          if (d.newTokenIds() != null) for (int id : d.newTokenIds()) s.tokenIds.add(id);
+          if (d.newTokenIds() != null && d.newTokenIds().length > 0) {
+            for (int id : d.newTokenIds()) s.tokenIds.add(id);
+            if (lastTokenAt[d.index()] != Long.MIN_VALUE) itl.observe(Math.max(0, now - lastTokenAt[d.index()]) / 1e9);
+            lastTokenAt[d.index()] = now;
+          }
           if (d.logprobs() != null) s.logprobs.addAll(d.logprobs());
           if (d.finishReason() != null) {
             s.finishReason = d.finishReason();
@@ -145,6 +167,10 @@ final class Generation {
           }
         }
         if (out.finished()) break;
+        if (watching && clientGone.getAsBoolean()) {
+          stream.cancel();
+          throw new ClientGone(null);
+        }
       }
       ok = true;
       return r;

@@ -6,6 +6,7 @@ import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.helidon.webserver.http1.Http1Config;
 import io.quire.server.metrics.ServerMetrics;
 import io.quire.server.repository.ModelRepository;
 import java.util.logging.Level;
@@ -58,7 +59,10 @@ public final class HttpFrontend implements AutoCloseable {
       }
     });
     r.error(Throwable.class, (req, res, t) -> internalError(res, t));
-    http = WebServer.builder().host(host).port(httpPort).routing(r).build();
+    // The receive listener lets handlers watch their connection for a client that goes away.
+    http = WebServer.builder().host(host).port(httpPort).routing(r)
+        .addProtocol(Http1Config.builder().addReceiveListener(ConnectionWatch.listener()).build())
+        .build();
 
     HttpRouting.Builder mr = HttpRouting.builder();
     mr.get("/metrics", (req, res) -> {

@@ -72,6 +72,21 @@ final class HttpIo {
     res.send(bytes);
   }
 
+  /**
+   * Ends the exchange of a client that went away (its request aborted already): nginx's 499 with
+   * {@code Connection: close}, which Helidon fails to write quietly, instead of no answer at all.
+   */
+  static void clientGone(ServerResponse res) {
+    if (res.isSent()) return;
+    try {
+      res.status(Status.create(499, "Client Closed Request"));
+      res.header(HeaderNames.CONNECTION, "close");
+      res.send();
+    } catch (RuntimeException ignored) {
+      // the connection is gone
+    }
+  }
+
   static String toJson(Object o) {
     try {
       return OUT.writeValueAsString(o);

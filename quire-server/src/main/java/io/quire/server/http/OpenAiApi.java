@@ -28,6 +28,7 @@ import java.util.WeakHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.BooleanSupplier;
 
 /**
  * The OpenAI-compatible API as vLLM serves it: {@code /v1/models}, {@code /v1/completions},
@@ -76,7 +77,7 @@ final class OpenAiApi {
     } catch (ModelNotFoundException e) {
       if (!res.isSent()) HttpIo.sendJson(res, e.status(), error(e.status(), e.getMessage(), "model"));
     } catch (Generation.ClientGone e) {
-      // aborted already
+      HttpIo.clientGone(res);
     }
   }
 
@@ -188,10 +189,10 @@ final class OpenAiApi {
     if (stream) {
       if (prompts.size() != 1) throw ApiException.badParam("prompt", "streaming supports a single prompt");
       boolean usage = includeUsage(body);
-      streamCompletion(res, m, id, created, prompts.get(0), p, echo, usage, false);
+      streamCompletion(res, m, id, created, prompts.get(0), p, echo, usage, false, ConnectionWatch.start(req));
       return;
     }
-    List<Generation.Result> results = runAll(m, prompts, p);
+    List<Generation.Result> results = runAll(m, prompts, p, ConnectionWatch.start(req));
     ObjectNode o = HttpIo.object().put("id", id).put("object", "text_completion").put("created", created).put("model", m.name());
     ArrayNode choices = o.putArray("choices");
     int promptTokens = 0;
@@ -244,14 +245,14 @@ final class OpenAiApi {
     return ids;
   }
 
-  private List<Generation.Result> runAll(ServedModel m, List<Prompt> prompts, SamplingParams p) {
+  private List<Generation.Result> runAll(ServedModel m, List<Prompt> prompts, SamplingParams p, BooleanSupplier gone) {
     if (prompts.size() == 1) {
-      return List.of(Generation.run(m, metrics, Generation.newRequestId("cmpl"), prompts.get(0), p, 0, opts.requestTimeoutNanos(), null));
+      return List.of(Generation.run(m, metrics, Generation.newRequestId("cmpl"), prompts.get(0), p, 0, opts.requestTimeoutNanos(), gone, null));
     }
     try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Future<Generation.Result>> fs = new ArrayList<>();
       for (Prompt pr : prompts) {
-        fs.add(ex.submit(() -> Generation.run(m, metrics, Generation.newRequestId("cmpl"), pr, p, 0, opts.requestTimeoutNanos(), null)));
+        fs.add(ex.submit(() -> Generation.run(m, metrics, Generation.newRequestId("cmpl"), pr, p, 0, opts.requestTimeoutNanos(), gone, null)));
       }
       List<Generation.Result> out = new ArrayList<>();
       for (Future<Generation.Result> f : fs) out.add(f.get());
@@ -296,7 +297,7 @@ final class OpenAiApi {
 
   /** Streams a completion or a chat completion as OpenAI chunks, ending with {@code data: [DONE]}. */
   private void streamCompletion(ServerResponse res, ServedModel m, String id, long created, Prompt prompt,
-      SamplingParams p, boolean echo, boolean includeUsage, boolean chat) {
+      SamplingParams p, boolean echo, boolean includeUsage, boolean chat, BooleanSupplier gone) {
     Tokenizer tok = m.engine().tokenizer();
     String object = chat ? "chat.completion.chunk" : "text_completion";
     var sse = new Object() {
@@ -305,7 +306,7 @@ final class OpenAiApi {
     };
     try {
       Generation.Result r = Generation.run(m, metrics, Generation.newRequestId(chat ? "chat" : "cmpl"), prompt, p, 0,
-          opts.requestTimeoutNanos(), (o, soFar) -> {
+          opts.requestTimeoutNanos(), gone, (o, soFar) -> {
             if (sse.out == null) sse.out = new HttpIo.Sse(res);
             for (CompletionDelta d : o.deltas()) {
               if (d.index() < 0 || d.index() >= p.n()) continue;
@@ -436,10 +437,11 @@ final class OpenAiApi {
     long created = now();
     Prompt prompt = Prompt.tokens(ids);
     if (bool(body, "stream", false)) {
-      streamCompletion(res, m, id, created, prompt, p, false, includeUsage(body), true);
+      streamCompletion(res, m, id, created, prompt, p, false, includeUsage(body), true, ConnectionWatch.start(req));
       return;
     }
-    Generation.Result r = Generation.run(m, metrics, Generation.newRequestId("chat"), prompt, p, 0, opts.requestTimeoutNanos(), null);
+    Generation.Result r = Generation.run(m, metrics, Generation.newRequestId("chat"), prompt, p, 0, opts.requestTimeoutNanos(),
+        ConnectionWatch.start(req), null);
     Tokenizer tok = m.engine().tokenizer();
     ObjectNode o = HttpIo.object().put("id", id).put("object", "chat.completion").put("created", created).put("model", m.name());
     ArrayNode choices = o.putArray("choices");

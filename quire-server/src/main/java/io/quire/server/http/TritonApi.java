@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * Triton's HTTP protocol: KServe v2 (health, metadata, config, statistics, infer), the model
@@ -86,7 +87,7 @@ final class TritonApi {
     } catch (ModelNotFoundException e) {
       if (!res.isSent()) HttpIo.sendJson(res, e.status(), error(e.getMessage()));
     } catch (Generation.ClientGone e) {
-      // aborted already; nobody to answer
+      HttpIo.clientGone(res);
     }
   }
 
@@ -110,12 +111,13 @@ final class TritonApi {
     HttpIo.sendJson(res, 200, o);
   }
 
+  /** Triton answers 200 when ready and 400 otherwise, unknown models and versions included. */
   private void ready(ServerRequest req, ServerResponse res) throws ModelNotFoundException {
     try {
       model(req);
       res.status(Status.OK_200).send();
     } catch (ModelNotFoundException e) {
-      HttpIo.sendJson(res, e.status() == 404 ? 404 : 400, error(e.getMessage()));
+      HttpIo.sendJson(res, 400, error(e.getMessage()));
     }
   }
 
@@ -329,8 +331,9 @@ final class TritonApi {
     Spec spec = parse(body, m);
     String rid = Generation.newRequestId("triton");
     Prompt prompt = Prompt.text(spec.prompt());
+    BooleanSupplier gone = ConnectionWatch.start(req);
     if (!streamEndpoint) {
-      Generation.Result r = Generation.run(m, metrics, rid, prompt, spec.params(), spec.priority(), timeout(spec), null);
+      Generation.Result r = Generation.run(m, metrics, rid, prompt, spec.params(), spec.priority(), timeout(spec), gone, null);
       HttpIo.sendJson(res, 200, response(m, spec, r, null, true));
       return;
     }
@@ -340,7 +343,7 @@ final class TritonApi {
       HttpIo.Sse out;
     };
     try {
-      Generation.run(m, metrics, rid, prompt, spec.params(), spec.priority(), timeout(spec), (o, soFar) -> {
+      Generation.run(m, metrics, rid, prompt, spec.params(), spec.priority(), timeout(spec), gone, (o, soFar) -> {
         String[] deltas = new String[spec.params().n()];
         boolean any = o.finished();
         for (var d : o.deltas()) {
@@ -482,7 +485,7 @@ final class TritonApi {
       throw ApiException.badParam("stream", "infer does not stream; use generate_stream or set stream false");
     }
     Generation.Result r = Generation.run(m, metrics, Generation.newRequestId("infer"), Prompt.text(spec.prompt()),
-        spec.params(), spec.priority(), timeout(spec), null);
+        spec.params(), spec.priority(), timeout(spec), ConnectionWatch.start(req), null);
     ObjectNode flat = response(m, spec, r, null, true);
     Set<String> wanted = null;
     if (body.get("outputs") instanceof ArrayNode outs) {

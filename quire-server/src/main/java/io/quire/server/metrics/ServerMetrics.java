@@ -1,5 +1,6 @@
 package io.quire.server.metrics;
 
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -87,16 +88,19 @@ public final class ServerMetrics {
         new double[] {0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0});
   }
 
-  /** Records the latencies of one finished request. */
+  /**
+   * Where a request records each inter-token interval as it sees it (the server times each
+   * message of new tokens as it arrives; the engine reports only first and last token times).
+   */
+  public DistributionDataPoint interTokenLatency(ServedModel m) {
+    return itl.labelValues(m.name(), m.version());
+  }
+
+  /** Records the latencies of one finished request (TTFT, e2e, queue time; not inter-token). */
   public void observe(ServedModel m, RequestMetrics rm) {
     if (rm == null || rm.arrivalNanos() == 0) return;
     String[] lv = {m.name(), m.version()};
     if (rm.firstTokenNanos() > 0) ttft.labelValues(lv).observe(seconds(rm.firstTokenNanos() - rm.arrivalNanos()));
-    if (rm.numGenerationTokens() > 1 && rm.lastTokenNanos() > rm.firstTokenNanos()) {
-      // The engine reports first and last token times: observe the mean interval once per interval.
-      double mean = seconds(rm.lastTokenNanos() - rm.firstTokenNanos()) / (rm.numGenerationTokens() - 1);
-      for (int i = 1; i < rm.numGenerationTokens(); i++) itl.labelValues(lv).observe(mean);
-    }
     if (rm.finishedNanos() > 0) e2e.labelValues(lv).observe(seconds(rm.finishedNanos() - rm.arrivalNanos()));
     if (rm.firstScheduledNanos() > 0) {
       queueTime.labelValues(lv).observe(seconds(rm.firstScheduledNanos() - rm.arrivalNanos()));

@@ -1,6 +1,6 @@
 package io.quire.server.repository;
 
-/** No such model or version (404), or it exists but is not ready (503): the message is Triton's. */
+/** No such model or version, or none ready (404), or a named version not ready (503): Triton's messages. */
 public final class ModelNotFoundException extends Exception {
   private final int status;
 

@@ -149,16 +149,24 @@ public final class ModelRepository implements AutoCloseable {
   /**
    * The ready model version: the newest when {@code version} is null or empty.
    *
-   * @throws ModelNotFoundException unknown model or version, or not ready (message says which)
+   * @throws ModelNotFoundException unknown model or version (404), or a named version not ready (503)
    */
   public ServedModel get(String name, String version) throws ModelNotFoundException {
     Entry e = models.get(name);
     if (e == null || e.state != ModelState.READY || e.versions.isEmpty()) {
-      String why = e == null ? "" : e.reason == null || e.reason.isEmpty() ? "" : ": " + e.reason;
-      if (e == null && !modelNames().contains(name)) {
-        throw new ModelNotFoundException("Request for unknown model: '" + name + "' is not found");
+      // Triton's messages and codes: a model it never loaded is "not found" (404); one whose
+      // versions all failed or are loading "has no available versions" (404); a named version of
+      // such a model "is not at ready state" (503). The reason is appended.
+      if (e == null) {
+        throw new ModelNotFoundException("Request for unknown model: '" + name + "' is not found"
+            + (modelNames().contains(name) ? " (it is in the repository but not loaded)" : ""));
       }
-      throw new ModelNotFoundException("Request for unknown model: '" + name + "' is not ready" + why, 503);
+      String why = e.reason == null || e.reason.isEmpty() ? "" : ": " + e.reason;
+      if (version != null && !version.isEmpty()) {
+        throw new ModelNotFoundException(
+            "Request for unknown model: '" + name + "' version " + version + " is not at ready state" + why, 503);
+      }
+      throw new ModelNotFoundException("Request for unknown model: '" + name + "' has no available versions" + why);
     }
     if (version == null || version.isEmpty()) return e.versions.lastEntry().getValue();
     ServedModel m = null;
