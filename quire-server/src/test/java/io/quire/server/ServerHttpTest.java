@@ -541,6 +541,26 @@ class ServerHttpTest {
   }
 
   @Test
+  void tritonTimeoutParameterAbortsALongRequest() throws Exception {
+    ServedModel m = model(STORM);
+    assertEquals(200, post("/v2/models/" + STORM + "/generate", "{\"text_input\": \"warm\", \"max_tokens\": 2}").status());
+    long aborted = m.engine().stats().requestsFinishedAbort();
+    // Triton's request parameter "timeout" is in microseconds: 200 ms, for 400 tokens.
+    Res r = post("/v2/models/" + STORM + "/generate",
+        "{\"text_input\": \"x\", \"max_tokens\": 400, \"ignore_eos\": true, \"parameters\": {\"timeout\": 200000}}");
+    assertEquals(504, r.status(), r.body());
+    assertTrue(r.json().get("error").asText().contains("timed out after 200 ms"), r.body());
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    EngineStats s = m.engine().stats();
+    while (System.nanoTime() < deadline && (s.requestsFinishedAbort() == aborted || s.kvBlocksUsed() > 0)) {
+      Thread.sleep(10);
+      s = m.engine().stats();
+    }
+    assertEquals(aborted + 1, s.requestsFinishedAbort(), s.toString());
+    assertEquals(0, s.kvBlocksUsed(), s.toString());
+  }
+
+  @Test
   void keepAliveConnectionServesLongRequestsOneAfterAnother() throws Exception {
     // The disconnect watch reads ahead on the connection while a request runs; a kept-alive
     // connection must still serve the next request, also after a request of more than a moment.
