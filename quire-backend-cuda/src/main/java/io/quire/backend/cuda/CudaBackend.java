@@ -104,6 +104,21 @@ public final class CudaBackend implements Backend {
     this.fuse = fuse;
   }
 
+  /**
+   * Switches programmatic dependent launch (on by default on sm_90+ unless QUIRE_CUDA_PDL=0): each
+   * kernel launches while the previous one drains and waits for it in-kernel.
+   */
+  public void configurePdl(boolean on) {
+    bind();
+    flush();
+    kernels.setPdl(on);
+  }
+
+  /** Whether kernels go out with programmatic dependent launch. */
+  public boolean pdl() {
+    return kernels.pdl();
+  }
+
   /** Starts (or restarts) device-side timing of every launch; see {@link #profileReport}. */
   public void startProfile() {
     bind();
@@ -144,11 +159,20 @@ public final class CudaBackend implements Backend {
 
   /** Launches whatever was deferred for fusion. */
   private void flush() {
+    flushGemv(null);
+    flushRope();
+  }
+
+  /**
+   * Launches the deferred gemv; with {@code glu} (one pending bf16 weight of 2n rows, no bias), also
+   * writes silu(gate) * up into it (n columns), so no silu_mul launch follows.
+   */
+  private void flushGemv(CudaTensor glu) {
     if (pendCount > 0) {
       int n0 = pendW[0].rows(), n1 = pendCount > 1 ? pendW[1].rows() : 0, n2 = pendCount > 2 ? pendW[2].rows() : 0;
       int total = n0 + n1 + n2, k = pendX.cols();
       boolean f32 = pendOut[0].dtype() == DType.F32;
-      Object[] a = new Object[16];
+      Object[] a = new Object[18];
       a[0] = pendX.ptr();
       a[1] = k;
       for (int i = 0; i < 3; i++) {
@@ -168,14 +192,20 @@ public final class CudaBackend implements Backend {
       boolean split = k >= 8192 || (long) ceilDiv(total, 2) < 8L * smCount;
       while (split && ks < 8 && k / 8 / (2 * ks) >= 128) ks *= 2;
       a[15] = ks;
+      a[16] = glu == null ? 0L : glu.ptr();
+      a[17] = glu == null ? 0 : glu.cols();
       Object[] args = a;
       for (int i = 0; i < 3; i++) {
         pendW[i] = pendOut[i] = pendBias[i] = null;
       }
       pendX = null;
       pendCount = 0;
-      launch3("gemv " + total + "x" + k + (f32 ? " f32" : ""), "gemv3", ceilDiv(total, 2 * (8 / ks)), 1, 1, 256, args);
+      launch3("gemv " + total + "x" + k + (f32 ? " f32" : "") + (glu != null ? " +silu" : ""), "gemv3",
+          ceilDiv(total, 2 * (8 / ks)), 1, 1, 256, args);
     }
+  }
+
+  private void flushRope() {
     if (pendRope != null) {
       PendingRope p = pendRope;
       pendRope = null;
@@ -633,6 +663,13 @@ public final class CudaBackend implements Backend {
     requireGridY(g.rows(), "siluMul rows");
     int n = o.cols();
     bind();
+    if (fuse && pendCount == 1 && pendOut[0].ptr() == g.ptr() && pendOut[0].cols() == g.cols() && g.rows() == 1 && pendBias[0] == null
+        && pendW[0].rows() == 2 * n && pendOut[0].dtype() == DType.BF16 && o.ptr() != pendX.ptr()
+        && o.ptr() != g.ptr()) {
+      flushGemv(o);  // the gate+up gemv writes silu(gate) * up as well
+      flushRope();
+      return;
+    }
     flush();
     launch("silu_mul", (n + 255) / 256, g.rows(), 256, g.ptr(), o.ptr(), n);
   }

@@ -28,6 +28,13 @@ final class CudaDriver {
       cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuStreamCreate, cuStreamSynchronize,
       cuStreamDestroy, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel, cuMemAllocHost, cuMemFreeHost,
       cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy;
+  /** cuLaunchKernelEx (CUDA 12+), or null where the driver lacks it. */
+  private final MethodHandle cuLaunchKernelEx;
+  /** CUlaunchConfig: grid x/y/z, block x/y/z, shared bytes (7 uints), stream at 32, attrs at 40, count at 48. */
+  static final long LAUNCH_CONFIG_BYTES = 56;
+  /** CUlaunchAttribute: id (uint) padded to 8, then a 64-byte value union. */
+  static final long LAUNCH_ATTRIBUTE_BYTES = 72;
+  static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 
   private CudaDriver(NativeLibrary lib) {
     FunctionDescriptor i_i = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
@@ -57,6 +64,13 @@ final class CudaDriver {
     cuModuleGetFunction = lib.fn("cuModuleGetFunction", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
     cuLaunchKernel = lib.fn("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
         JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+    MethodHandle ex;
+    try {
+      ex = lib.fn("cuLaunchKernelEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    } catch (CudaException e) {
+      ex = null;
+    }
+    cuLaunchKernelEx = ex;
     cuMemAllocHost = lib.fn("cuMemAllocHost_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     cuMemFreeHost = lib.fn("cuMemFreeHost", i_p);
     cuEventCreate = lib.fn("cuEventCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
@@ -267,6 +281,23 @@ final class CudaDriver {
     if (rc != 0) {
       throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
           + bx + "x" + by + "x" + bz + ") failed: " + errorName(rc) + " (" + rc + ")");
+    }
+  }
+
+  boolean hasLaunchKernelEx() {
+    return cuLaunchKernelEx != null;
+  }
+
+  /**
+   * cuLaunchKernelEx with a prepared CUlaunchConfig (see {@link #LAUNCH_CONFIG_BYTES}); the caller
+   * fills grid, block, stream and attributes.
+   */
+  void launchKernelEx(MemorySegment config, MemorySegment f, MemorySegment params, String name) {
+    int rc = invoke(() -> (int) cuLaunchKernelEx.invokeExact(config, f, params, MemorySegment.NULL));
+    if (rc != 0) {
+      throw new CudaException("cuLaunchKernelEx(" + name + ", grid " + config.get(JAVA_INT, 0) + "x"
+          + config.get(JAVA_INT, 4) + "x" + config.get(JAVA_INT, 8) + ", block " + config.get(JAVA_INT, 12)
+          + ") failed: " + errorName(rc) + " (" + rc + ")");
     }
   }
 

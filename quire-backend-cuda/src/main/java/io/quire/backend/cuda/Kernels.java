@@ -53,12 +53,28 @@ final class Kernels {
   // Reused for every launch: cuLaunchKernel copies the arguments before it returns.
   private final MemorySegment argValues = arena.allocate(8L * MAX_ARGS, 8);
   private final MemorySegment argPointers = arena.allocate(ADDRESS, MAX_ARGS);
+  // Programmatic dependent launch (sm_90+, QUIRE_CUDA_PDL != 0): every kernel goes out through
+  // cuLaunchKernelEx with programmatic stream serialization, so it launches while the previous kernel
+  // drains and waits for it in-kernel (pdl_wait() in common.cuh); a GEMV streams its first weights
+  // meanwhile. Non-kernel work on the stream (copies, cuBLAS) keeps the ordinary ordering.
+  private final MemorySegment launchConfig = arena.allocate(CudaDriver.LAUNCH_CONFIG_BYTES, 8);
+  private final MemorySegment launchAttr = arena.allocate(CudaDriver.LAUNCH_ATTRIBUTE_BYTES, 8);
+  private boolean pdl;
+  private final boolean pdlSupported;
 
   Kernels(CudaDriver cu, MemorySegment stream, int ccMajor, int ccMinor) {
     this.cu = cu;
     this.stream = stream;
     for (int i = 0; i < MAX_ARGS; i++) argPointers.setAtIndex(ADDRESS, i, argValues.asSlice(8L * i, 8));
     String arch = "sm_" + ccMajor + ccMinor;
+    this.pdlSupported = ccMajor >= 9 && cu.hasLaunchKernelEx();
+    String env = System.getenv("QUIRE_CUDA_PDL");
+    this.pdl = pdlSupported && (env == null || !(env.equals("0") || env.equalsIgnoreCase("false") || env.equalsIgnoreCase("off")));
+    launchConfig.set(ADDRESS, 32, stream);
+    launchConfig.set(ADDRESS, 40, launchAttr);
+    launchConfig.set(JAVA_INT, 48, 1);
+    launchAttr.set(JAVA_INT, 0, CudaDriver.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+    launchAttr.set(JAVA_INT, 8, 1);
     Map<String, String> headers = new HashMap<>();
     for (String h : HEADERS) headers.put(h, resource(h));
     Nvrtc nvrtc = Nvrtc.get();
@@ -137,7 +153,27 @@ final class Kernels {
         default -> throw new IllegalArgumentException(name + ": argument " + i + " has type " + args[i].getClass());
       }
     }
-    cu.launchKernel(f, gx, gy, gz, block, 1, 1, 0, stream, argPointers, name);
+    if (pdl) {
+      launchConfig.set(JAVA_INT, 0, gx);
+      launchConfig.set(JAVA_INT, 4, gy);
+      launchConfig.set(JAVA_INT, 8, gz);
+      launchConfig.set(JAVA_INT, 12, block);
+      launchConfig.set(JAVA_INT, 16, 1);
+      launchConfig.set(JAVA_INT, 20, 1);
+      launchConfig.set(JAVA_INT, 24, 0);
+      cu.launchKernelEx(launchConfig, f, argPointers, name);
+    } else {
+      cu.launchKernel(f, gx, gy, gz, block, 1, 1, 0, stream, argPointers, name);
+    }
+  }
+
+  /** Switches programmatic dependent launch (where the device and driver support it). */
+  synchronized void setPdl(boolean on) {
+    pdl = on && pdlSupported;
+  }
+
+  boolean pdl() {
+    return pdl;
   }
 
   void close() {

@@ -86,12 +86,17 @@ public final class CudaDecodeBench {
     }
     len = context;
     double bw = gpu.deviceName().contains("H200") ? 4.8e12 : gpu.deviceName().contains("H100") ? 3.35e12 : Double.NaN;
-    String[] names = {"all speed paths (split-K attention, gemv, fusion)", "cuBLAS instead of gemv",
+    boolean pdl = gpu.pdl();
+    String[] names = {"all speed paths (split-K attention, gemv, fusion" + (pdl ? ", programmatic dependent launch)" : ")"),
+        "all speed paths, programmatic dependent launch off", "cuBLAS instead of gemv",
         "simple paths (old attention, cuBLAS, no fusion)"};
-    boolean[][] configs = {{true, true, true}, {true, false, true}, {false, false, false}};
+    // {split attention, gemv, fusion, PDL}
+    boolean[][] configs = {{true, true, true, pdl}, {true, true, true, false}, {true, false, true, pdl}, {false, false, false, false}};
     for (int c = 0; c < configs.length; c++) {
+      if (c == 1 && !pdl) continue;
       gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
-      int n = c == 0 ? steps : steps / 2;
+      gpu.configurePdl(configs[c][3]);
+      int n = c <= 1 ? steps : steps / 2;
       int from = len;
       decode(8);
       long start = System.nanoTime();
@@ -107,6 +112,7 @@ public final class CudaDecodeBench {
     float[][] l = new float[2][];
     for (int c = 0; c < 2; c++) {
       gpu.configure(c == 0, c == 0, c == 0);
+      gpu.configurePdl(c == 0 && pdl);
       step(next, len);
       l[c] = logits.clone();
     }
@@ -117,8 +123,9 @@ public final class CudaDecodeBench {
     }
     System.out.printf("logits fast vs simple paths at context %d: relative L2 difference %.2e, argmax %d vs %d%n", len + 1,
         Math.sqrt(se / sr), argmax(l[0]), argmax(l[1]));
-    for (int c : new int[] {0, 2}) {
+    for (int c : new int[] {0, 3}) {
       gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
+      gpu.configurePdl(configs[c][3]);
       decode(2);
       int profiled = 16;
       gpu.startProfile();
@@ -130,6 +137,7 @@ public final class CudaDecodeBench {
       gpu.stopProfile();
     }
     gpu.configure(true, true, true);
+    gpu.configurePdl(pdl);
   }
 
   private void decode(int n) {

@@ -63,6 +63,9 @@ final class OpChecks {
       c.rope(128, 8, 2);
       c.rope(64, 4, 4);
       c.siluMul(4, 1000);
+      c.matmulSiluMul(1, 4096, 1000);
+      c.matmulSiluMul(1, 512, 14336);
+      c.matmulSiluMul(2, 512, 300);
       c.attention(8, 2, 128, new int[] {37, 35, 9, 700}, new int[] {1, 20, 9, 1});
       c.attention(4, 4, 64, new int[] {1, 16, 17, 50}, new int[] {1, 16, 5, 50});
       c.attention(4, 2, 16, new int[] {5, 33}, new int[] {5, 1});
@@ -323,6 +326,29 @@ final class OpChecks {
       }
       compare("rope hd " + hd + " q (positions to 40000, table of 100)", qs[0], qs[1]);
       compare("rope hd " + hd + " k", ks[0], ks[1]);
+    });
+  }
+
+  /**
+   * The MLP's gate+up matmul followed by siluMul of its output (the CUDA backend may fold the
+   * activation into a one-token gemv): both the gate+up output and the activation checked.
+   */
+  void matmulSiluMul(int t, int in, int n) {
+    String name = "matmul " + t + "x" + in + " @ " + 2 * n + "x" + in + "^T then siluMul";
+    guard(name, () -> {
+      float[] x = randn(t * in, 1), w = randn(2 * n * in, 1 / Math.sqrt(in));
+      float[][] gu = new float[2][], act = new float[2][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        Tensor g = b.allocate(b.activationDType(), t, 2 * n);
+        Tensor out = b.allocate(b.activationDType(), t, n);
+        b.matmul(tensor(b, x, t, in), bf16Weight(b, w, 2 * n, in), null, g);
+        b.siluMul(g, out);
+        act[k] = host(b, out);
+        gu[k++] = host(b, g);
+      }
+      compare(name + ": gate+up", gu[0], gu[1]);
+      compare(name + ": activation", act[0], act[1]);
     });
   }
 

@@ -38,6 +38,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
     const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks,
     int block_size, int num_heads, int num_kv_heads, int head_dim, int hgroups, int lanes_per_key,
     int chunk, int num_splits, float scale) {
+  PDL_ENTER();
   __shared__ __align__(16) float sbuf[NWARPS * MAXG * 256];
   __shared__ float s_m[MAXG], s_l[MAXG], s_corr[MAXG];
   const int t = blockIdx.x;
@@ -215,6 +216,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_reduce(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, bf16* __restrict__ out,
     const int* __restrict__ token_req, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, int num_heads, int head_dim, int chunk, int num_splits) {
+  PDL_ENTER();
   __shared__ float wts[1024];
   __shared__ float red[4];
   const int t = blockIdx.x, h = blockIdx.y;

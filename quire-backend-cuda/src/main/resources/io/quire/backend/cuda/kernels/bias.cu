@@ -4,11 +4,13 @@
 #include "common.cuh"
 
 extern "C" __global__ void broadcast_bias_bf16(const bf16* __restrict__ bias, bf16* __restrict__ out, int cols) {
+  PDL_ENTER();
   bf16* dst = out + (size_t)blockIdx.x * cols;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) dst[i] = bias[i];
 }
 
 extern "C" __global__ void broadcast_bias_f32(const bf16* __restrict__ bias, float* __restrict__ out, int cols) {
+  PDL_ENTER();
   float* dst = out + (size_t)blockIdx.x * cols;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) dst[i] = bf2f(bias[i]);
 }

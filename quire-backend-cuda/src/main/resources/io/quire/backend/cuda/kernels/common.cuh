@@ -4,6 +4,26 @@
 
 typedef unsigned short bf16;
 
+// Programmatic dependent launch (sm_90+): a kernel launched with programmatic stream serialization may
+// start while the previous kernel on the stream drains. pdl_wait() blocks until that kernel has
+// completed and its writes are visible; every kernel calls it in every block before it reads or writes
+// anything an earlier kernel touches (only reads of data no kernel writes, like weights, may come
+// before). pdl_trigger() lets the next kernel launch. Both are no-ops without PDL or below sm_90.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Start of a kernel with nothing to prefetch: wait for the previous kernel, then let the next launch.
+#define PDL_ENTER() do { pdl_wait(); pdl_trigger(); } while (0)
+
 __device__ __forceinline__ float bf2f(bf16 v) { return __uint_as_float(((unsigned int)v) << 16); }
 
 __device__ __forceinline__ bf16 f2bf(float f) {

@@ -4,6 +4,7 @@
 
 extern "C" __global__ void embedding(const bf16* __restrict__ table, const int* __restrict__ ids,
                                      bf16* __restrict__ out, int dim) {
+  PDL_ENTER();
   const bf16* src = table + (size_t)ids[blockIdx.x] * dim;
   bf16* dst = out + (size_t)blockIdx.x * dim;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) dst[i] = src[i];

@@ -4,6 +4,9 @@
 // matrices still fill the chip) computes ROWS consecutive rows, each warp a 1/ks share of K, reading
 // them as 16-byte pieces with U pieces per lane in flight per row, and x (L1-resident) alongside.
 // fp32 accumulation, one rounding at the end; out bf16, or fp32 when out_f32 != 0.
+// With glu > 0 (one weight, n0 = 2 * glu: gate rows then up rows, no bias, bf16 out), a row group
+// takes gate row i and up row glu + i, writes both to out0 and also glu_out[i] = silu(gate) * up,
+// rounded as silu_mul rounds (the SwiGLU activation without a launch of its own).
 // Requires K % 8 == 0 and 16-byte aligned x and w. Launch: grid ceil((n0+n1+n2) / (8 / ks * ROWS)),
 // block 256.
 #include "common.cuh"
@@ -42,19 +45,21 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
     const bf16* __restrict__ w0, const bf16* __restrict__ w1, const bf16* __restrict__ w2,
     void* out0, void* out1, void* out2,
     const bf16* __restrict__ b0, const bf16* __restrict__ b1, const bf16* __restrict__ b2,
-    int n0, int n1, int n2, int out_f32, int ks) {
+    int n0, int n1, int n2, int out_f32, int ks, bf16* __restrict__ glu_out, int glu) {
+  static_assert(ROWS == 2, "glu pairs one gate and one up row per row group");
   __shared__ float red[8][ROWS];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int total = n0 + n1 + n2;
   const int rg = warp / ks, kp = warp - rg * ks;
-  const int row0 = (blockIdx.x * (8 / ks) + rg) * ROWS;
-  const bool active = row0 < total;
+  const int grp = blockIdx.x * (8 / ks) + rg;
+  const int row0 = glu ? grp : grp * ROWS, rstep = glu ? glu : 1;
+  const bool active = glu ? grp < glu : row0 < total;
   const int nc = K >> 3;
   const uint4* xr = reinterpret_cast<const uint4*>(x);
   const uint4* wr[ROWS];
 #pragma unroll
   for (int r = 0; r < ROWS; r++) {
-    int n = min(row0 + r, total - 1);
+    int n = min(row0 + r * rstep, total - 1);
     const bf16* w = n < n0 ? w0 + (size_t)n * K
                   : n < n0 + n1 ? w1 + (size_t)(n - n0) * K
                   : w2 + (size_t)(n - n0 - n1) * K;
@@ -63,17 +68,33 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
   float acc[ROWS];
 #pragma unroll
   for (int r = 0; r < ROWS; r++) acc[r] = 0.f;
+  const int stride = 32 * ks;
+  int c = lane + 32 * kp;
+  // The first U pieces of the weight rows are loaded before waiting for the previous kernel (weights
+  // are never written by a kernel), so with programmatic dependent launch the weight stream starts
+  // while that kernel drains; x and the outputs are touched only after the wait.
+  uint4 wv[ROWS][U];
+  bool pre = active && c + stride * (U - 1) < nc;
+  if (pre) {
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) wv[r][u] = ld_stream(wr[r] + c + stride * u);
+  }
+  pdl_wait();
+  pdl_trigger();
   if (active) {
-    const int stride = 32 * ks;
-    int c = lane + 32 * kp;
     for (; c + stride * (U - 1) < nc; c += stride * U) {
-      uint4 wv[ROWS][U], xv[U];
+      uint4 xv[U];
+      if (!pre) {
 #pragma unroll
-      for (int u = 0; u < U; u++) {
+        for (int u = 0; u < U; u++)
 #pragma unroll
-        for (int r = 0; r < ROWS; r++) wv[r][u] = ld_stream(wr[r] + c + stride * u);
-        xv[u] = ld_nc(xr + c + stride * u);
+          for (int r = 0; r < ROWS; r++) wv[r][u] = ld_stream(wr[r] + c + stride * u);
       }
+      pre = false;
+#pragma unroll
+      for (int u = 0; u < U; u++) xv[u] = ld_nc(xr + c + stride * u);
 #pragma unroll
       for (int u = 0; u < U; u++)
 #pragma unroll
@@ -105,7 +126,7 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
   if (active && kp == 0 && lane == 0) {
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
-      int n = row0 + r;
+      int n = row0 + r * rstep;
       if (n >= total) break;
       void* o;
       const bf16* b;
@@ -117,6 +138,10 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
       if (b != nullptr) v += bf2f(b[i]);
       if (out_f32) reinterpret_cast<float*>(o)[i] = v;
       else reinterpret_cast<bf16*>(o)[i] = f2bf(v);
+    }
+    if (glu) {
+      float g = bf2f(f2bf(acc[0])), u = bf2f(f2bf(acc[1]));
+      glu_out[row0] = f2bf(g / (1.f + expf(-g)) * u);
     }
   }
 }

@@ -4,6 +4,7 @@
 
 extern "C" __global__ void head_rms_norm(bf16* x, const bf16* __restrict__ w, int cols, int head_dim,
                                          float eps) {
+  PDL_ENTER();
   bf16* h = x + (size_t)blockIdx.x * cols + (size_t)blockIdx.y * head_dim;
   float ss = 0.f;
   for (int i = threadIdx.x; i < head_dim; i += 32) {

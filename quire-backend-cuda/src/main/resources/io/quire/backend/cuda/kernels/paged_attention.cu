@@ -16,6 +16,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_attention(
     bf16* __restrict__ out, const int* __restrict__ token_req, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks,
     int block_size, int num_heads, int num_kv_heads, int head_dim, float scale) {
+  PDL_ENTER();
   int t = blockIdx.x, h = blockIdx.y;
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int r = token_req[t];

@@ -5,6 +5,7 @@
 
 extern "C" __global__ void rms_norm(const bf16* __restrict__ x, const bf16* __restrict__ w,
                                     bf16* __restrict__ out, int n, float eps) {
+  PDL_ENTER();
   const bf16* xr = x + (size_t)blockIdx.x * n;
   bf16* o = out + (size_t)blockIdx.x * n;
   float ss = 0.f;
@@ -21,6 +22,7 @@ extern "C" __global__ void rms_norm(const bf16* __restrict__ x, const bf16* __re
 extern "C" __global__ void add_rms_norm(const bf16* __restrict__ x, bf16* __restrict__ residual,
                                         const bf16* __restrict__ w, bf16* __restrict__ out, int n,
                                         float eps) {
+  PDL_ENTER();
   const bf16* xr = x + (size_t)blockIdx.x * n;
   bf16* r = residual + (size_t)blockIdx.x * n;
   bf16* o = out + (size_t)blockIdx.x * n;
@@ -41,6 +43,7 @@ extern "C" __global__ void add_rms_norm(const bf16* __restrict__ x, bf16* __rest
 
 extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __restrict__ w,
                                       bf16* __restrict__ out, int n, float eps) {
+  PDL_ENTER();
   const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)blockIdx.x * n);
   uint4* o = reinterpret_cast<uint4*>(out + (size_t)blockIdx.x * n);
   const uint4* wr = reinterpret_cast<const uint4*>(w);
@@ -83,6 +86,7 @@ extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __
 extern "C" __global__ void add_rms_norm_v(const bf16* __restrict__ x, bf16* __restrict__ residual,
                                           const bf16* __restrict__ w, bf16* __restrict__ out, int n,
                                           float eps) {
+  PDL_ENTER();
   const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)blockIdx.x * n);
   uint4* r = reinterpret_cast<uint4*>(residual + (size_t)blockIdx.x * n);
   uint4* o = reinterpret_cast<uint4*>(out + (size_t)blockIdx.x * n);

@@ -9,6 +9,7 @@ extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positi
                                 const float* __restrict__ cos_t, const float* __restrict__ sin_t,
                                 const float* __restrict__ inv_freq, int max_pos, int q_heads,
                                 int k_heads, int head_dim) {
+  PDL_ENTER();
   int t = blockIdx.x;
   int p = positions[t];
   int half = head_dim >> 1;
@@ -41,6 +42,7 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
                                          const float* __restrict__ inv_freq, int max_pos, int q_heads,
                                          int k_heads, int head_dim, bf16* __restrict__ k_cache,
                                          bf16* __restrict__ v_cache, const int* __restrict__ slots) {
+  PDL_ENTER();
   int t = blockIdx.x;
   int p = positions[t];
   int half = head_dim >> 1;

@@ -3,6 +3,7 @@
 #include "common.cuh"
 
 extern "C" __global__ void silu_mul(const bf16* __restrict__ gate_up, bf16* __restrict__ out, int n) {
+  PDL_ENTER();
   int t = blockIdx.y;
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;

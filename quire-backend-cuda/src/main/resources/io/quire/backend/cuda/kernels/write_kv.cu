@@ -6,6 +6,7 @@
 extern "C" __global__ void write_kv(const bf16* __restrict__ k, const bf16* __restrict__ v,
                                     bf16* __restrict__ k_cache, bf16* __restrict__ v_cache,
                                     const int* __restrict__ slots, int width) {
+  PDL_ENTER();
   int t = blockIdx.x;
   long long slot = slots[t];
   if (slot < 0) return;
