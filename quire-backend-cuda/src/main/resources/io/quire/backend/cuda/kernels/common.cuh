@@ -21,8 +21,10 @@ __device__ __forceinline__ void pdl_trigger() {
 #endif
 }
 
-// Start of a kernel with nothing to prefetch: wait for the previous kernel, then let the next launch.
-#define PDL_ENTER() do { pdl_wait(); pdl_trigger(); } while (0)
+// Start of a kernel with nothing to prefetch: let the next kernel launch (it fires once every block of
+// this one has started, so the next one's blocks only take what is left over), then wait for the
+// previous kernel. A GEMV that follows starts streaming its weights while this one still waits.
+#define PDL_ENTER() do { pdl_trigger(); pdl_wait(); } while (0)
 
 __device__ __forceinline__ float bf2f(bf16 v) { return __uint_as_float(((unsigned int)v) << 16); }
 
