@@ -98,6 +98,15 @@ public final class DummyWeights {
    * {@code maxShardBytes}, with an index when there is more than one) for {@code config}.
    */
   public static void write(Path dir, ObjectNode config, long seed, long maxShardBytes) throws IOException {
+    write(dir, config, seed, maxShardBytes, io.quire.spi.DType.BF16);
+  }
+
+  /** As {@link #write(Path, ObjectNode, long, long)}, storing the same values as BF16, F16 or F32. */
+  public static void write(Path dir, ObjectNode config, long seed, long maxShardBytes, io.quire.spi.DType dtype)
+      throws IOException {
+    if (dtype != io.quire.spi.DType.BF16 && dtype != io.quire.spi.DType.F16 && dtype != io.quire.spi.DType.F32) {
+      throw new IllegalArgumentException("dummy weights are BF16, F16 or F32, not " + dtype);
+    }
     Files.createDirectories(dir);
     ObjectMapper m = new ObjectMapper();
     Files.writeString(dir.resolve("config.json"), m.writerWithDefaultPrettyPrinter().writeValueAsString(config));
@@ -112,7 +121,7 @@ public final class DummyWeights {
     List<List<LlamaWeights.Spec>> shards = new java.util.ArrayList<>();
     long size = 0;
     for (LlamaWeights.Spec s : specs) {
-      long bytes = 2L * s.rows() * s.cols();
+      long bytes = (long) dtype.bytes() * s.rows() * s.cols();
       if (shards.isEmpty() || (size > 0 && size + bytes > maxShardBytes)) {
         shards.add(new java.util.ArrayList<>());
         size = 0;
@@ -124,7 +133,7 @@ public final class DummyWeights {
     for (int i = 0; i < shards.size(); i++) {
       String file = shards.size() == 1 ? "model.safetensors"
           : String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-      writeShard(dir.resolve(file), shards.get(i), seed);
+      writeShard(dir.resolve(file), shards.get(i), seed, dtype);
       for (LlamaWeights.Spec s : shards.get(i)) weightMap.put(s.name(), file);
     }
     if (shards.size() > 1) {
@@ -136,15 +145,16 @@ public final class DummyWeights {
     }
   }
 
-  private static void writeShard(Path file, List<LlamaWeights.Spec> specs, long seed) throws IOException {
+  private static void writeShard(Path file, List<LlamaWeights.Spec> specs, long seed, io.quire.spi.DType dtype)
+      throws IOException {
     ObjectMapper m = new ObjectMapper();
     ObjectNode header = m.createObjectNode();
     header.putObject("__metadata__").put("format", "pt");
     long off = 0;
     for (LlamaWeights.Spec s : specs) {
-      long bytes = 2L * s.rows() * s.cols();
+      long bytes = (long) dtype.bytes() * s.rows() * s.cols();
       ObjectNode t = header.putObject(s.name());
-      t.put("dtype", "BF16");
+      t.put("dtype", dtype.name());
       if (s.isVector()) t.putArray("shape").add(s.cols());
       else t.putArray("shape").add(s.rows()).add(s.cols());
       t.putArray("data_offsets").add(off).add(off + bytes);
@@ -158,25 +168,34 @@ public final class DummyWeights {
       for (int i = 0; i < pad; i++) head.put((byte) ' ');
       head.flip();
       while (head.hasRemaining()) ch.write(head);
-      for (LlamaWeights.Spec s : specs) writeTensor(ch, s, seed);
+      for (LlamaWeights.Spec s : specs) writeTensor(ch, s, seed, dtype);
     }
   }
 
-  private static void writeTensor(FileChannel ch, LlamaWeights.Spec s, long seed) throws IOException {
+  private static void writeTensor(FileChannel ch, LlamaWeights.Spec s, long seed, io.quire.spi.DType dtype)
+      throws IOException {
     long n = (long) s.rows() * s.cols();
     long h = fnv1a64(s.name()) ^ seed;
     int k = exponent(s.name(), s.cols());
     int chunk = 1 << 22;
     for (long start = 0; start < n; start += chunk) {
       int len = (int) Math.min(chunk, n - start);
-      ByteBuffer buf = ByteBuffer.allocateDirect(2 * len).order(ByteOrder.LITTLE_ENDIAN);
+      int width = dtype.bytes();
+      ByteBuffer buf = ByteBuffer.allocateDirect(width * len).order(ByteOrder.LITTLE_ENDIAN);
       long base = start;
       int parts = Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), len / 65536));
       IntStream.range(0, parts).parallel().forEach(p -> {
         int a = (int) ((long) len * p / parts), b = (int) ((long) len * (p + 1) / parts);
-        for (int j = a; j < b; j++) buf.putShort(2 * j, bf16(value(h, k, base + j)));
+        for (int j = a; j < b; j++) {
+          float v = value(h, k, base + j);
+          switch (dtype) {
+            case F32 -> buf.putFloat(4 * j, v);
+            case F16 -> buf.putShort(2 * j, Float.floatToFloat16(v));
+            default -> buf.putShort(2 * j, bf16(v));
+          }
+        }
       });
-      buf.limit(2 * len);
+      buf.limit(width * len);
       while (buf.hasRemaining()) ch.write(buf);
     }
   }
