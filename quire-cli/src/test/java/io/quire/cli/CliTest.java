@@ -5,14 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quire.models.DummyWeights;
+import io.quire.testkit.Fixtures;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,16 +26,8 @@ class CliTest {
 
   @BeforeAll
   static void buildFixture() throws Exception {
-    Path testdata = Path.of("").toAbsolutePath();
-    while (!Files.isDirectory(testdata.resolve("testdata"))) testdata = testdata.getParent();
-    testdata = testdata.resolve("testdata");
-    Path fx = testdata.resolve("models/qwen3-tiny");
-    model = tmp.resolve("qwen3-tiny");
-    DummyWeights.write(model, (ObjectNode) JSON.readTree(Files.readString(fx.resolve("config.json"))), 0, 1L << 40);
-    Files.copy(fx.resolve("generation_config.json"), model.resolve("generation_config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    Files.copy(testdata.resolve("tokenizers/qwen3/tokenizer.json.gz"), model.resolve("tokenizer.json.gz"));
-    Files.copy(testdata.resolve("tokenizers/qwen3/tokenizer_config.json"), model.resolve("tokenizer_config.json"));
-    golden = JSON.readTree(Files.readString(fx.resolve("golden.json")));
+    model = Fixtures.hfFolder("qwen3-tiny", tmp.resolve("qwen3-tiny"));
+    golden = Fixtures.golden("qwen3-tiny");
   }
 
   record Run(int exit, String out, String err) {}

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quire.backend.cpu.CpuBackend;
 import io.quire.engine.core.EngineOverloadedException;
-import io.quire.engine.testing.Fixtures;
+import io.quire.testkit.Fixtures;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** The whole engine (tokenizer, scheduler, paged KV cache, CPU model, sampler) end to end. */
 class EngineTest {
   static String[] models() {
-    return Fixtures.MODELS;
+    return Fixtures.MODELS.toArray(String[]::new);
   }
 
   /** All tokens and text of a finished request, per sequence index. */

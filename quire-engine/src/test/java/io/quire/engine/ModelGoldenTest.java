@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quire.backend.cpu.CpuBackend;
-import io.quire.engine.testing.Fixtures;
+import io.quire.testkit.Fixtures;
 import io.quire.models.LlamaModel;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DeviceBatch;
@@ -30,7 +30,7 @@ class ModelGoldenTest {
   static final float TOL = 2e-3f;
 
   static String[] models() {
-    return Fixtures.MODELS;
+    return Fixtures.MODELS.toArray(String[]::new);
   }
 
   @ParameterizedTest

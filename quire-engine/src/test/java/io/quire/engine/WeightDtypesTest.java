@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quire.backend.cpu.CpuBackend;
-import io.quire.engine.testing.Fixtures;
+import io.quire.testkit.Fixtures;
 import io.quire.models.DummyWeights;
 import io.quire.spi.DType;
 import java.nio.file.Files;

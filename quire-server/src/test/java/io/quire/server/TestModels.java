@@ -1,12 +1,9 @@
 package io.quire.server;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quire.models.DummyWeights;
+import io.quire.testkit.Fixtures;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * Assembles servable folders from the committed fixtures: a HF model folder (config.json of
@@ -17,22 +14,12 @@ final class TestModels {
   private TestModels() {}
 
   static Path testdata() {
-    Path p = Path.of("").toAbsolutePath();
-    while (p != null && !Files.isDirectory(p.resolve("testdata/models"))) p = p.getParent();
-    if (p == null) throw new IllegalStateException("testdata/ not found above " + Path.of("").toAbsolutePath());
-    return p.resolve("testdata");
+    return Fixtures.testdata();
   }
 
   /** Writes the HF folder of fixture {@code name} under {@code dir} and returns {@code dir}. */
   static Path hfFolder(String name, Path dir) throws IOException {
-    Path fixture = testdata().resolve("models").resolve(name);
-    ObjectNode config = (ObjectNode) new ObjectMapper().readTree(fixture.resolve("config.json").toFile());
-    DummyWeights.write(dir, config, 0, 1L << 30);
-    String tok = Files.readString(fixture.resolve("tokenizer.txt")).trim();
-    Path tdir = testdata().resolve("tokenizers").resolve(tok);
-    Files.copy(tdir.resolve("tokenizer.json.gz"), dir.resolve("tokenizer.json.gz"), StandardCopyOption.REPLACE_EXISTING);
-    Files.copy(tdir.resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"), StandardCopyOption.REPLACE_EXISTING);
-    return dir;
+    return Fixtures.hfFolder(name, dir);
   }
 
   /** The seed's config.pbtxt (../shared/seed/triton-vllm.txt) with only the kind changed to KIND_CPU. */

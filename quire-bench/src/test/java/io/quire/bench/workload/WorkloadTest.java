@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.quire.bench.Fixtures;
+import io.quire.testkit.Fixtures;
 import io.quire.bench.serve.Arrivals;
 import io.quire.tokenizer.Tokenizer;
 import java.nio.file.Files;
