@@ -66,6 +66,35 @@ public interface Backend extends AutoCloseable {
   /** Copies a tensor's rows to a host float array (row-major), synchronizing with the device. */
   void copyToHost(Tensor t, float[] dst);
 
+  /**
+   * Row-wise argmax of an F32 {@code [rows, vocab]} tensor (the logits) into {@code dst[0..rows)}:
+   * the lowest index on ties (the sampler's greedy rule); NaN never wins, and a row of only NaN gives
+   * 0. Synchronizes like {@link #copyToHost}, but only the ids leave the device. The default copies
+   * the rows to the host; backends override it to reduce on the device.
+   */
+  default void argmax(Tensor logits, int[] dst) {
+    int rows = logits.rows(), vocab = logits.cols();
+    if (dst.length < rows) {
+      throw new IllegalArgumentException("argmax: destination holds " + dst.length + " ids, tensor has " + rows + " rows");
+    }
+    float[] host = new float[Math.multiplyExact(rows, vocab)];
+    copyToHost(logits, host);
+    for (int r = 0; r < rows; r++) {
+      int off = r * vocab, best = 0;
+      float m = Float.NEGATIVE_INFINITY;
+      boolean any = false;
+      for (int i = 0; i < vocab; i++) {
+        float v = host[off + i];
+        if (v > m || (!any && v == m)) {
+          m = v;
+          best = i;
+          any = true;
+        }
+      }
+      dst[r] = best;
+    }
+  }
+
   @Override
   default void close() {}
 }

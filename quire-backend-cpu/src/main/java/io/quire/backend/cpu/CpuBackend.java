@@ -288,6 +288,16 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void argmax(Tensor logits, int[] dst) {
+    CpuTensor c = CpuTensor.of(logits, "argmax logits");
+    if (c.dtype() != DType.F32) throw new IllegalArgumentException("argmax: logits must be F32, got " + c.dtype());
+    if (dst.length < c.rows()) {
+      throw new IllegalArgumentException("argmax: destination holds " + dst.length + " ids, tensor has " + c.rows() + " rows");
+    }
+    Argmax.rows(c.data(), c.rows(), c.cols(), dst);
+  }
+
+  @Override
   public void close() {
     pool.close();
   }

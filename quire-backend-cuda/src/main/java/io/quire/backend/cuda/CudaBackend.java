@@ -64,6 +64,8 @@ public final class CudaBackend implements Backend {
   private MemorySegment pinned;
   private long pinnedBytes;
   private Profiler profiler;
+  private long argmaxIds;
+  private long argmaxBytes;
 
   private record PendingRope(CudaTensor q, CudaTensor k, CudaRope rope, CudaDeviceBatch batch) {}
 
@@ -861,6 +863,41 @@ public final class CudaBackend implements Backend {
         case I32 -> throw new AssertionError();
       }
     }
+  }
+
+  /** Row-wise argmax on the device (argmax.cu); only the ids come back. Synchronizes. */
+  @Override
+  public void argmax(Tensor logits, int[] dst) {
+    CudaTensor c = cuda(logits, "argmax logits");
+    if (c.dtype() != DType.F32) throw new IllegalArgumentException("argmax: logits must be F32, got " + c.dtype());
+    int rows = c.rows();
+    if (dst.length < rows) {
+      throw new IllegalArgumentException("argmax: destination holds " + dst.length + " ids, tensor has " + rows + " rows");
+    }
+    bind();
+    flush();
+    if (rows == 0) return;
+    long bytes = 4L * rows;
+    if (bytes > argmaxBytes) {
+      cu.streamSynchronize(stream);
+      if (argmaxIds != 0) free(argmaxIds);
+      argmaxBytes = Math.max(bytes, 4096);
+      argmaxIds = alloc(argmaxBytes);
+    }
+    if (pinnedBytes < bytes) {
+      cu.streamSynchronize(stream);
+      if (pinned != null) cu.memFreeHost(pinned);
+      long size = Math.max(bytes, 1L << 20);
+      pinned = cu.memAllocHost(size);
+      pinnedBytes = size;
+    }
+    launch3("argmax", "argmax_rows", rows, 1, 1, 1024, c.ptr(), argmaxIds, c.cols());
+    if (profiler != null) profiler.before("argmax ids to host");
+    cu.memcpyDtoHAsync(pinned, argmaxIds, bytes, stream);
+    if (profiler != null) profiler.after();
+    cu.streamSynchronize(stream);
+    if (profiler != null) profiler.collect();
+    MemorySegment.copy(pinned, JAVA_INT, 0, dst, 0, rows);
   }
 
   @Override
