@@ -101,18 +101,7 @@ public final class Engine implements AutoCloseable {
   private int[] argmaxIds = new int[0];
   /** QUIRE_DEVICE_ARGMAX=0 turns the greedy fast path off (the logits always go to the host sampler). */
   private static final boolean DEVICE_ARGMAX = !"0".equals(System.getenv("QUIRE_DEVICE_ARGMAX"));
-  /** QUIRE_STEP_PROFILE=N: time every 8th pure-decode step of N rows, printed to stderr. */
-  private static final int STEP_PROFILE = parseOr0(System.getenv("QUIRE_STEP_PROFILE"));
-  private long profDecodeSteps, profSteps;
-  private final long[] profNs = new long[5];
 
-  private static int parseOr0(String v) {
-    try {
-      return v == null ? 0 : Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      return 0;
-    }
-  }
   private long promptTokens, generationTokens, steps, finishedStop, finishedLength, finishedAbort;
 
   private Engine(EngineConfig config, Backend backend) {
@@ -306,46 +295,9 @@ public final class Engine implements AutoCloseable {
     for (ScheduledRequest s : out.scheduled()) {
       if (s.samples()) states.add(((Seq) s.request().engineState).sampling());
     }
+    List<SampledToken> tokens = execute(out, states);
     int[] sampled = new int[rows];
-    List<SampledToken> tokens = List.of();
-    // Greedy fast path: when every row takes the plain argmax, the device reduces the logits and only
-    // the ids come back (not rows x vocab fp32), and the host sampler is skipped.
-    boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
-    boolean prof = STEP_PROFILE > 0 && rows == STEP_PROFILE && out.numScheduledTokens() == rows && (++profDecodeSteps & 7) == 0;
-    long p0 = prof ? System.nanoTime() : 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0;
-    if (rows > 0 || out.numScheduledTokens() > 0) {
-      try (DeviceBatch db = backend.prepare(out.batch())) {
-        Tensor logits = model.forward(db, kvCache);
-        if (prof) p1 = System.nanoTime();
-        if (greedy && logits.dtype() != DType.F32) greedy = false;
-        if (greedy) {
-          if (argmaxIds.length < logits.rows()) argmaxIds = new int[logits.rows()];
-          backend.argmax(logits, argmaxIds);
-          if (prof) {
-            p2 = System.nanoTime();
-            backend.argmax(logits, argmaxIds); // again, alone: the fetch without the forward's tail
-            p3 = System.nanoTime();
-          }
-        } else if (rows > 0) {
-          if (hostLogits.length < rows * vocabSize) hostLogits = new float[rows * vocabSize];
-          backend.copyToHost(logits, hostLogits);
-          if (prof) {
-            p2 = System.nanoTime();
-            backend.copyToHost(logits, hostLogits);
-            p3 = System.nanoTime();
-          }
-        }
-      }
-    }
-    if (greedy) {
-      SampledToken[] t = new SampledToken[rows];
-      for (int i = 0; i < rows; i++) t[i] = new SampledToken(sampled[i] = argmaxIds[i], null);
-      tokens = Arrays.asList(t);
-    } else if (rows > 0) {
-      tokens = sampler.sample(hostLogits, vocabSize, states);
-      for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
-    }
-    if (prof) p4 = System.nanoTime();
+    for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
     scheduler.onStepDone(out, sampled);
     now = System.nanoTime();
     Map<Live, List<CompletionDelta>> emitted = new LinkedHashMap<>();
@@ -378,24 +330,30 @@ public final class Engine implements AutoCloseable {
       }
     }
     for (Map.Entry<Live, List<CompletionDelta>> e : emitted.entrySet()) emit(e.getKey(), e.getValue());
-    if (prof) {
-      long p5 = System.nanoTime();
-      // forward enqueue (host), forward tail + fetch (first sync), fetch alone (repeated), sampler, rest of step
-      profNs[0] += p1 - p0;
-      profNs[1] += p2 - p1;
-      profNs[2] += p3 - p2;
-      profNs[3] += p4 - p3;
-      profNs[4] += p5 - p4;
-      if (++profSteps % 16 == 0) {
-        double n = profSteps * 1e6;
-        System.err.printf(
-            "step profile (%s, %d-row decode steps, %d sampled): forward enqueue %.2f ms, forward tail + %s %.2f ms,"
-                + " %s alone %.2f ms, sampler %.2f ms, rest of step %.2f ms; step without the repeat %.2f ms%n",
-            greedy ? "device argmax" : "copyToHost + sampler", rows, profSteps, profNs[0] / n,
-            greedy ? "argmax" : "copyToHost", profNs[1] / n, greedy ? "argmax" : "copyToHost", profNs[2] / n,
-            profNs[3] / n, profNs[4] / n, (profNs[0] + profNs[1] + profNs[3] + profNs[4]) / n);
+  }
+
+  /**
+   * Runs the forward pass of one step and samples its rows. Greedy fast path: when every row takes
+   * the plain argmax, the backend reduces the logits and only the ids come back (not rows x vocab
+   * fp32), and the host sampler is skipped.
+   */
+  private List<SampledToken> execute(SchedulerOutput out, List<SamplingState> states) {
+    int rows = states.size();
+    boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
+    try (DeviceBatch db = backend.prepare(out.batch())) {
+      Tensor logits = model.forward(db, kvCache);
+      if (rows == 0) return List.of();
+      if (greedy && logits.dtype() == DType.F32) {
+        if (argmaxIds.length < rows) argmaxIds = new int[rows];
+        backend.argmax(logits, argmaxIds);
+        SampledToken[] t = new SampledToken[rows];
+        for (int i = 0; i < rows; i++) t[i] = new SampledToken(argmaxIds[i], null);
+        return Arrays.asList(t);
       }
+      if (hostLogits.length < rows * vocabSize) hostLogits = new float[rows * vocabSize];
+      backend.copyToHost(logits, hostLogits);
     }
+    return sampler.sample(hostLogits, vocabSize, states);
   }
 
   /** Every row plain greedy: argmax, no penalties, no logprobs, and min_tokens masking nothing now. */
