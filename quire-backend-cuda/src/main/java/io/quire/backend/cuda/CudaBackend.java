@@ -53,6 +53,14 @@ public final class CudaBackend implements Backend {
   private boolean splitAttention = envFlag("QUIRE_CUDA_SPLIT_ATTENTION");
   private boolean gemv = envFlag("QUIRE_CUDA_GEMV");
   private boolean fuse = envFlag("QUIRE_CUDA_FUSE");
+  // Longest context chunk one attn_split block walks (env QUIRE_CUDA_SPLIT_MAX_POSITIONS, e.g. 256; 0 = the
+  // fill heuristic alone, which never splits once tokens x kv heads fill the GPU). Off by default: on an
+  // H200, 256 decode rows at context ~610 ran attn_split at 1130 us/call split to <= 256 positions vs 1069
+  // unsplit (64 rows: 291 vs 274), same call; the walk length is not what holds the kernel at 0.6 TB/s.
+  private int splitMaxPositions = envInt("QUIRE_CUDA_SPLIT_MAX_POSITIONS", DEFAULT_SPLIT_MAX_POSITIONS);
+  static final int DEFAULT_SPLIT_MAX_POSITIONS = 0;
+  // Cap on the split partials (fp32 acc per (token, head, split)), so long prefill chunks stay bounded.
+  private static final long SPLIT_WORK_CAP = 256L << 20;
   // Deferred launches (fusion): one-token matmuls sharing x (q, k, v) go out as one gemv3 launch, and
   // rope waits for the writeKv of the same k. Every other entry point flushes them first.
   private final CudaTensor[] pendW = new CudaTensor[3], pendOut = new CudaTensor[3], pendBias = new CudaTensor[3];
@@ -72,6 +80,26 @@ public final class CudaBackend implements Backend {
   private static boolean envFlag(String name) {
     String v = System.getenv(name);
     return v == null || !(v.equals("0") || v.equalsIgnoreCase("false") || v.equalsIgnoreCase("off"));
+  }
+
+  private static int envInt(String name, int dflt) {
+    String v = System.getenv(name);
+    if (v == null || v.isBlank()) return dflt;
+    try {
+      return Math.max(0, Integer.parseInt(v.trim()));
+    } catch (NumberFormatException e) {
+      return dflt;
+    }
+  }
+
+  /**
+   * Longest context chunk of one attn_split block (0 = split only to fill the GPU, the old heuristic).
+   * Returns the previous setting.
+   */
+  public int splitMaxPositions(int positions) {
+    int prev = splitMaxPositions;
+    this.splitMaxPositions = Math.max(0, positions);
+    return prev;
   }
 
   public CudaBackend() {
@@ -736,7 +764,8 @@ public final class CudaBackend implements Backend {
 
   /**
    * attn_split over (token, kv head, head group, context chunk), then attn_reduce when a context is
-   * split: chunks are chosen so that about two blocks per multiprocessor run, never shorter than a tile.
+   * split: chunks are chosen so that about two blocks per multiprocessor run, never shorter than a tile,
+   * and (splitMaxPositions > 0) never longer than splitMaxPositions keys rounded up to a tile.
    */
   private void splitAttention(CudaTensor qs, long kp, long vp, CudaTensor o, CudaDeviceBatch b, int heads, int nkv, int hd,
       int blockSize, float scale) {
@@ -761,6 +790,17 @@ public final class CudaBackend implements Backend {
       int want = (int) ceilDiv(target, units);
       chunk = (int) ceilDiv(ceilDiv(maxCtx, want), tile) * tile;
       splits = (int) ceilDiv(maxCtx, chunk);
+    }
+    // With splitMaxPositions > 0 no block walks more than that many keys serially, even when tokens x
+    // kv heads already fill the GPU. Balanced chunks (a multiple of the tile), partials bounded in size.
+    if (splitMaxPositions > 0 && chunk > splitMaxPositions && maxCtx > tile) {
+      long perSplit = (long) t * heads * hd * 4;
+      int maxSplits = (int) Math.min(1024, Math.max(1, SPLIT_WORK_CAP / perSplit));
+      int want = Math.min(maxSplits, ceilDiv(maxCtx, Math.max(tile, splitMaxPositions)));
+      if (want > splits) {
+        chunk = (int) ceilDiv(ceilDiv(maxCtx, want), tile) * tile;
+        splits = (int) ceilDiv(maxCtx, chunk);
+      }
     }
     long partO = 0, partMl = 0;
     if (splits > 1) {

@@ -76,6 +76,22 @@ final class OpChecks {
       c.attention(28, 4, 128, new int[] {100, 3}, new int[] {1, 3});
       c.attention(8, 2, 96, new int[] {130}, new int[] {1});
       c.attention(8, 8, 256, new int[] {77, 600}, new int[] {2, 1});
+      // Decode rows x kv heads filling the GPU: unsplit by the fill heuristic; then split by max positions.
+      int[] many = new int[48], ones = new int[48];
+      for (int i = 0; i < many.length; i++) {
+        many[i] = 200 + 37 * i;
+        ones[i] = 1;
+      }
+      c.attention(32, 8, 128, many, ones);
+      if (gpu instanceof CudaBackend cuda) {
+        int prev = cuda.splitMaxPositions(256);
+        try {
+          c.attention(32, 8, 128, many, ones);
+          c.attention(32, 8, 128, new int[] {300, 40}, new int[] {300, 1});
+        } finally {
+          cuda.splitMaxPositions(prev);
+        }
+      }
       c.ropeWriteKv(128, 8, 2);
       c.gather();
     } finally {
