@@ -15,8 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * out[T, N] = x[T, K] @ w[N, K]^T (+ bias), fp32 accumulation, w in bf16, f16 or f32.
  *
- * <p>Threads split the rows of w. Each thread walks its rows in blocks sized to stay in L2 and, per
- * block, runs every group of 4 x rows against pairs of w rows (8 accumulators), so each weight byte
+ * <p>The rows of w are cut into blocks (multiples of 4 rows) that threads claim one at a time, so a
+ * descheduled thread holds up at most one block and the op ends when the last block does. Per
+ * block, every group of 4 x rows runs against pairs of w rows (8 accumulators), so each weight byte
  * comes from memory once per call whatever T is: decode (small T) streams the weights at memory
  * bandwidth and prefill (large T) reuses each block from cache.
  *
@@ -37,6 +38,8 @@ final class Matmul {
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
   /** Weight bytes per cache block of rows; two blocks fit a 1-2 MiB L2 with room for x. */
   private static final long BLOCK_BYTES = 256 * 1024;
+  /** Weight bytes per task when T is small: fine grain for the end of each op. */
+  private static final long TASK_BYTES = 128 * 1024;
   private static final ThreadLocal<MemorySegment[]> F16_SCRATCH =
       ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
@@ -61,30 +64,26 @@ final class Matmul {
     float[] b = bias == null ? null : bias.vectorAsFloats();
     Job job = new Job(x.data(), k, w.data(), wt, xs, xStride, chunks, t, out.data(), n, b);
 
-    int blockRows = (int) Math.max(2, Math.min(n, BLOCK_BYTES / Math.max(1, (long) k * wt.bytes())));
-    blockRows += blockRows & 1;
-    // Tasks of whole blocks, a few per thread so a thread slowed by other work does not hold up the op.
+    // Each task is one block of rows, claimed dynamically, so a thread slowed by other work holds up
+    // at most one block. Small T: blocks of ~TASK_BYTES (fine grain, nothing to reuse); larger T:
+    // blocks of BLOCK_BYTES, kept in L2 while every group of x rows goes over them. Multiples of 4
+    // rows keep the 4-row kernels busy; a row's result does not depend on its block.
+    long blockBytes = t < 4 ? TASK_BYTES : BLOCK_BYTES;
+    int blockRows = (int) Math.max(4, Math.min(n, blockBytes / Math.max(1, (long) k * wt.bytes())));
+    blockRows = (blockRows + 3) & ~3;
     long work = (long) t * n * k;
-    int maxTasks = work < (1 << 16) ? 1 : pool.parallelism() * 4;
     int numBlocks = (n + blockRows - 1) / blockRows;
-    int numTasks = Math.max(1, Math.min(maxTasks, numBlocks));
-    if (numTasks < pool.parallelism() && work >= (1 << 16)) {
-      // Too few blocks: split rows evenly instead (even-aligned).
-      numTasks = Math.min(pool.parallelism(), (n + 1) / 2);
-      int perTask = ((n + numTasks - 1) / numTasks + 1) & ~1;
-      final int fBlockRows = blockRows;
-      pool.run(numTasks, i -> job.rows(i * perTask, Math.min(n, (i + 1) * perTask), fBlockRows));
+    if (work < (1 << 16)) {
+      job.rows(0, n, blockRows);
       return;
     }
-    int blocksPerTask = (numBlocks + numTasks - 1) / numTasks;
+    if (numBlocks < 2 * pool.parallelism() && n >= 8 * pool.parallelism()) {
+      // Too few blocks to share: smaller ones, at least 2 per thread.
+      blockRows = Math.max(4, ((n + 2 * pool.parallelism() - 1) / (2 * pool.parallelism()) + 3) & ~3);
+      numBlocks = (n + blockRows - 1) / blockRows;
+    }
     final int fBlockRows = blockRows;
-    pool.run(
-        numTasks,
-        i ->
-            job.rows(
-                Math.min(n, i * blocksPerTask * fBlockRows),
-                Math.min(n, (i + 1) * blocksPerTask * fBlockRows),
-                fBlockRows));
+    pool.run(numBlocks, i -> job.rows(i * fBlockRows, Math.min(n, (i + 1) * fBlockRows), fBlockRows));
   }
 
   /** Copies chunks of 2F elements of an f32 row into even-then-odd order. */
