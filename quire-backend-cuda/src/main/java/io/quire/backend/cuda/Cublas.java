@@ -39,9 +39,9 @@ final class Cublas implements AutoCloseable {
         ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
         JAVA_INT, JAVA_INT));
     MemorySegment p = arena.allocate(ADDRESS);
-    check(call(() -> (int) create.invokeExact(p)), "cublasCreate");
+    check(NativeCalls.callInt(() -> (int) create.invokeExact(p)), "cublasCreate");
     handle = p.get(ADDRESS, 0);
-    check(call(() -> (int) setStream.invokeExact(handle, stream)), "cublasSetStream");
+    check(NativeCalls.callInt(() -> (int) setStream.invokeExact(handle, stream)), "cublasSetStream");
     alpha = arena.allocateFrom(JAVA_FLOAT, 1f);
     beta0 = arena.allocateFrom(JAVA_FLOAT, 0f);
     beta1 = arena.allocateFrom(JAVA_FLOAT, 1f);
@@ -64,7 +64,7 @@ final class Cublas implements AutoCloseable {
    */
   void matmul(long x, long w, long out, int outType, int t, int n, int k, boolean accumulate) {
     MemorySegment beta = accumulate ? beta1 : beta0;
-    int rc = call(() -> (int) gemmEx.invokeExact(handle, OP_T, OP_N, n, t, k,
+    int rc = NativeCalls.callInt(() -> (int) gemmEx.invokeExact(handle, OP_T, OP_N, n, t, k,
         alpha, MemorySegment.ofAddress(w), CUDA_R_16BF, k,
         MemorySegment.ofAddress(x), CUDA_R_16BF, k,
         beta, MemorySegment.ofAddress(out), outType, n,
@@ -89,22 +89,7 @@ final class Cublas implements AutoCloseable {
 
   @Override
   public void close() {
-    call(() -> (int) destroy.invokeExact(handle));
+    NativeCalls.callInt(() -> (int) destroy.invokeExact(handle));
     arena.close();
-  }
-
-  @FunctionalInterface
-  private interface Call {
-    int run() throws Throwable;
-  }
-
-  private static int call(Call c) {
-    try {
-      return c.run();
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("native call failed: " + t, t);
-    }
   }
 }

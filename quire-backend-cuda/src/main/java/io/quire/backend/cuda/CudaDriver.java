@@ -94,27 +94,12 @@ final class CudaDriver {
             throw new CudaException("no NVIDIA driver: " + e.getMessage());
           }
           CudaDriver fresh = new CudaDriver(lib);
-          fresh.check(invoke(() -> (int) fresh.cuInit.invokeExact(0)), "cuInit");
+          fresh.check(NativeCalls.callInt(() -> (int) fresh.cuInit.invokeExact(0)), "cuInit");
           instance = d = fresh;
         }
       }
     }
     return d;
-  }
-
-  @FunctionalInterface
-  private interface Call {
-    int run() throws Throwable;
-  }
-
-  private static int invoke(Call c) {
-    try {
-      return c.run();
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("native call failed: " + t, t);
-    }
   }
 
   void check(int rc, String function) {
@@ -126,7 +111,7 @@ final class CudaDriver {
   String errorName(int rc) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(ADDRESS);
-      int r = invoke(() -> (int) cuGetErrorName.invokeExact(rc, p));
+      int r = NativeCalls.callInt(() -> (int) cuGetErrorName.invokeExact(rc, p));
       if (r != 0) return "CUDA error " + rc;
       return p.get(ADDRESS, 0).reinterpret(256).getString(0);
     }
@@ -135,7 +120,7 @@ final class CudaDriver {
   int driverVersion() {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(JAVA_INT);
-      check(invoke(() -> (int) cuDriverGetVersion.invokeExact(p)), "cuDriverGetVersion");
+      check(NativeCalls.callInt(() -> (int) cuDriverGetVersion.invokeExact(p)), "cuDriverGetVersion");
       return p.get(JAVA_INT, 0);
     }
   }
@@ -143,7 +128,7 @@ final class CudaDriver {
   int deviceCount() {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(JAVA_INT);
-      check(invoke(() -> (int) cuDeviceGetCount.invokeExact(p)), "cuDeviceGetCount");
+      check(NativeCalls.callInt(() -> (int) cuDeviceGetCount.invokeExact(p)), "cuDeviceGetCount");
       return p.get(JAVA_INT, 0);
     }
   }
@@ -151,7 +136,7 @@ final class CudaDriver {
   int device(int ordinal) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(JAVA_INT);
-      check(invoke(() -> (int) cuDeviceGet.invokeExact(p, ordinal)), "cuDeviceGet");
+      check(NativeCalls.callInt(() -> (int) cuDeviceGet.invokeExact(p, ordinal)), "cuDeviceGet");
       return p.get(JAVA_INT, 0);
     }
   }
@@ -159,7 +144,7 @@ final class CudaDriver {
   String deviceName(int dev) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(256);
-      check(invoke(() -> (int) cuDeviceGetName.invokeExact(p, 256, dev)), "cuDeviceGetName");
+      check(NativeCalls.callInt(() -> (int) cuDeviceGetName.invokeExact(p, 256, dev)), "cuDeviceGetName");
       return p.getString(0);
     }
   }
@@ -167,7 +152,7 @@ final class CudaDriver {
   int attribute(int attr, int dev) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(JAVA_INT);
-      check(invoke(() -> (int) cuDeviceGetAttribute.invokeExact(p, attr, dev)), "cuDeviceGetAttribute");
+      check(NativeCalls.callInt(() -> (int) cuDeviceGetAttribute.invokeExact(p, attr, dev)), "cuDeviceGetAttribute");
       return p.get(JAVA_INT, 0);
     }
   }
@@ -175,7 +160,7 @@ final class CudaDriver {
   long totalMem(int dev) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(JAVA_LONG);
-      check(invoke(() -> (int) cuDeviceTotalMem.invokeExact(p, dev)), "cuDeviceTotalMem");
+      check(NativeCalls.callInt(() -> (int) cuDeviceTotalMem.invokeExact(p, dev)), "cuDeviceTotalMem");
       return p.get(JAVA_LONG, 0);
     }
   }
@@ -183,24 +168,24 @@ final class CudaDriver {
   MemorySegment primaryCtxRetain(int dev) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(ADDRESS);
-      check(invoke(() -> (int) cuDevicePrimaryCtxRetain.invokeExact(p, dev)), "cuDevicePrimaryCtxRetain");
+      check(NativeCalls.callInt(() -> (int) cuDevicePrimaryCtxRetain.invokeExact(p, dev)), "cuDevicePrimaryCtxRetain");
       return p.get(ADDRESS, 0);
     }
   }
 
   void primaryCtxRelease(int dev) {
-    check(invoke(() -> (int) cuDevicePrimaryCtxRelease.invokeExact(dev)), "cuDevicePrimaryCtxRelease");
+    check(NativeCalls.callInt(() -> (int) cuDevicePrimaryCtxRelease.invokeExact(dev)), "cuDevicePrimaryCtxRelease");
   }
 
   void ctxSetCurrent(MemorySegment ctx) {
-    check(invoke(() -> (int) cuCtxSetCurrent.invokeExact(ctx)), "cuCtxSetCurrent");
+    check(NativeCalls.callInt(() -> (int) cuCtxSetCurrent.invokeExact(ctx)), "cuCtxSetCurrent");
   }
 
   /** {free, total} bytes of the current context's device. */
   long[] memGetInfo() {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment f = a.allocate(JAVA_LONG), t = a.allocate(JAVA_LONG);
-      check(invoke(() -> (int) cuMemGetInfo.invokeExact(f, t)), "cuMemGetInfo");
+      check(NativeCalls.callInt(() -> (int) cuMemGetInfo.invokeExact(f, t)), "cuMemGetInfo");
       return new long[] {f.get(JAVA_LONG, 0), t.get(JAVA_LONG, 0)};
     }
   }
@@ -208,7 +193,7 @@ final class CudaDriver {
   long memAlloc(long bytes) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(JAVA_LONG);
-      int rc = invoke(() -> (int) cuMemAlloc.invokeExact(p, bytes));
+      int rc = NativeCalls.callInt(() -> (int) cuMemAlloc.invokeExact(p, bytes));
       if (rc != 0) {
         throw new CudaException("cuMemAlloc of " + bytes + " bytes failed: " + errorName(rc) + " (" + rc + ")");
       }
@@ -217,41 +202,41 @@ final class CudaDriver {
   }
 
   void memFree(long ptr) {
-    check(invoke(() -> (int) cuMemFree.invokeExact(ptr)), "cuMemFree");
+    check(NativeCalls.callInt(() -> (int) cuMemFree.invokeExact(ptr)), "cuMemFree");
   }
 
   void memsetD8Async(long ptr, byte value, long bytes, MemorySegment stream) {
-    check(invoke(() -> (int) cuMemsetD8Async.invokeExact(ptr, value, bytes, stream)), "cuMemsetD8Async");
+    check(NativeCalls.callInt(() -> (int) cuMemsetD8Async.invokeExact(ptr, value, bytes, stream)), "cuMemsetD8Async");
   }
 
   /** From pageable memory the driver stages the bytes before returning, so src may be reused at once. */
   void memcpyHtoDAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
-    check(invoke(() -> (int) cuMemcpyHtoDAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyHtoDAsync");
+    check(NativeCalls.callInt(() -> (int) cuMemcpyHtoDAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyHtoDAsync");
   }
 
   /** Into pageable memory this returns only once the copy has completed. */
   void memcpyDtoHAsync(MemorySegment dst, long src, long bytes, MemorySegment stream) {
-    check(invoke(() -> (int) cuMemcpyDtoHAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyDtoHAsync");
+    check(NativeCalls.callInt(() -> (int) cuMemcpyDtoHAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyDtoHAsync");
   }
 
   void memcpyDtoDAsync(long dst, long src, long bytes, MemorySegment stream) {
-    check(invoke(() -> (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyDtoDAsync");
+    check(NativeCalls.callInt(() -> (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream)), "cuMemcpyDtoDAsync");
   }
 
   MemorySegment streamCreate() {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(ADDRESS);
-      check(invoke(() -> (int) cuStreamCreate.invokeExact(p, 0)), "cuStreamCreate");
+      check(NativeCalls.callInt(() -> (int) cuStreamCreate.invokeExact(p, 0)), "cuStreamCreate");
       return p.get(ADDRESS, 0);
     }
   }
 
   void streamSynchronize(MemorySegment stream) {
-    check(invoke(() -> (int) cuStreamSynchronize.invokeExact(stream)), "cuStreamSynchronize");
+    check(NativeCalls.callInt(() -> (int) cuStreamSynchronize.invokeExact(stream)), "cuStreamSynchronize");
   }
 
   void streamDestroy(MemorySegment stream) {
-    check(invoke(() -> (int) cuStreamDestroy.invokeExact(stream)), "cuStreamDestroy");
+    check(NativeCalls.callInt(() -> (int) cuStreamDestroy.invokeExact(stream)), "cuStreamDestroy");
   }
 
   MemorySegment moduleLoadData(byte[] image) {
@@ -259,7 +244,7 @@ final class CudaDriver {
       MemorySegment img = a.allocate(image.length + 1L, 16);
       MemorySegment.copy(image, 0, img, JAVA_BYTE, 0, image.length);
       MemorySegment p = a.allocate(ADDRESS);
-      check(invoke(() -> (int) cuModuleLoadData.invokeExact(p, img)), "cuModuleLoadData");
+      check(NativeCalls.callInt(() -> (int) cuModuleLoadData.invokeExact(p, img)), "cuModuleLoadData");
       return p.get(ADDRESS, 0);
     }
   }
@@ -268,7 +253,7 @@ final class CudaDriver {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(ADDRESS);
       MemorySegment n = a.allocateFrom(name);
-      int rc = invoke(() -> (int) cuModuleGetFunction.invokeExact(p, module, n));
+      int rc = NativeCalls.callInt(() -> (int) cuModuleGetFunction.invokeExact(p, module, n));
       if (rc != 0) throw new CudaException("cuModuleGetFunction(" + name + ") failed: " + errorName(rc));
       return p.get(ADDRESS, 0);
     }
@@ -276,7 +261,7 @@ final class CudaDriver {
 
   void launchKernel(MemorySegment f, int gx, int gy, int gz, int bx, int by, int bz, int smem,
       MemorySegment stream, MemorySegment params, String name) {
-    int rc = invoke(() -> (int) cuLaunchKernel.invokeExact(
+    int rc = NativeCalls.callInt(() -> (int) cuLaunchKernel.invokeExact(
         f, gx, gy, gz, bx, by, bz, smem, stream, params, MemorySegment.NULL));
     if (rc != 0) {
       throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
@@ -293,7 +278,7 @@ final class CudaDriver {
    * fills grid, block, stream and attributes.
    */
   void launchKernelEx(MemorySegment config, MemorySegment f, MemorySegment params, String name) {
-    int rc = invoke(() -> (int) cuLaunchKernelEx.invokeExact(config, f, params, MemorySegment.NULL));
+    int rc = NativeCalls.callInt(() -> (int) cuLaunchKernelEx.invokeExact(config, f, params, MemorySegment.NULL));
     if (rc != 0) {
       throw new CudaException("cuLaunchKernelEx(" + name + ", grid " + config.get(JAVA_INT, 0) + "x"
           + config.get(JAVA_INT, 4) + "x" + config.get(JAVA_INT, 8) + ", block " + config.get(JAVA_INT, 12)
@@ -305,7 +290,7 @@ final class CudaDriver {
   MemorySegment memAllocHost(long bytes) {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(ADDRESS);
-      int rc = invoke(() -> (int) cuMemAllocHost.invokeExact(p, bytes));
+      int rc = NativeCalls.callInt(() -> (int) cuMemAllocHost.invokeExact(p, bytes));
       if (rc != 0) {
         throw new CudaException("cuMemAllocHost of " + bytes + " bytes failed: " + errorName(rc) + " (" + rc + ")");
       }
@@ -314,32 +299,32 @@ final class CudaDriver {
   }
 
   void memFreeHost(MemorySegment p) {
-    check(invoke(() -> (int) cuMemFreeHost.invokeExact(p)), "cuMemFreeHost");
+    check(NativeCalls.callInt(() -> (int) cuMemFreeHost.invokeExact(p)), "cuMemFreeHost");
   }
 
   MemorySegment eventCreate() {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment p = a.allocate(ADDRESS);
-      check(invoke(() -> (int) cuEventCreate.invokeExact(p, 0)), "cuEventCreate");
+      check(NativeCalls.callInt(() -> (int) cuEventCreate.invokeExact(p, 0)), "cuEventCreate");
       return p.get(ADDRESS, 0);
     }
   }
 
   void eventRecord(MemorySegment event, MemorySegment stream) {
-    check(invoke(() -> (int) cuEventRecord.invokeExact(event, stream)), "cuEventRecord");
+    check(NativeCalls.callInt(() -> (int) cuEventRecord.invokeExact(event, stream)), "cuEventRecord");
   }
 
   void eventSynchronize(MemorySegment event) {
-    check(invoke(() -> (int) cuEventSynchronize.invokeExact(event)), "cuEventSynchronize");
+    check(NativeCalls.callInt(() -> (int) cuEventSynchronize.invokeExact(event)), "cuEventSynchronize");
   }
 
   /** Milliseconds between two completed events. */
   float eventElapsed(MemorySegment start, MemorySegment end, MemorySegment scratch) {
-    check(invoke(() -> (int) cuEventElapsedTime.invokeExact(scratch, start, end)), "cuEventElapsedTime");
+    check(NativeCalls.callInt(() -> (int) cuEventElapsedTime.invokeExact(scratch, start, end)), "cuEventElapsedTime");
     return scratch.get(JAVA_FLOAT, 0);
   }
 
   void eventDestroy(MemorySegment event) {
-    check(invoke(() -> (int) cuEventDestroy.invokeExact(event)), "cuEventDestroy");
+    check(NativeCalls.callInt(() -> (int) cuEventDestroy.invokeExact(event)), "cuEventDestroy");
   }
 }

@@ -49,7 +49,7 @@ final class Nvrtc {
   String version() {
     try (Arena a = Arena.ofConfined()) {
       MemorySegment ma = a.allocate(JAVA_INT), mi = a.allocate(JAVA_INT);
-      check(call(() -> (int) version.invokeExact(ma, mi)), "nvrtcVersion");
+      check(NativeCalls.callInt(() -> (int) version.invokeExact(ma, mi)), "nvrtcVersion");
       return ma.get(JAVA_INT, 0) + "." + mi.get(JAVA_INT, 0);
     }
   }
@@ -71,35 +71,35 @@ final class Nvrtc {
       }
       MemorySegment src = a.allocateFrom(source), nm = a.allocateFrom(name);
       int nh = headers.size();
-      check(call(() -> (int) create.invokeExact(progPtr, src, nm, nh, hdrs, incs)), "nvrtcCreateProgram");
+      check(NativeCalls.callInt(() -> (int) create.invokeExact(progPtr, src, nm, nh, hdrs, incs)), "nvrtcCreateProgram");
       MemorySegment prog = progPtr.get(ADDRESS, 0);
       try {
         MemorySegment opts = a.allocate(ADDRESS, Math.max(1, options.size()));
         for (int k = 0; k < options.size(); k++) opts.setAtIndex(ADDRESS, k, a.allocateFrom(options.get(k)));
         int no = options.size();
-        int rc = call(() -> (int) compile.invokeExact(prog, no, opts));
+        int rc = NativeCalls.callInt(() -> (int) compile.invokeExact(prog, no, opts));
         if (rc != 0) {
           throw new CudaException("nvrtcCompileProgram(" + name + ", " + options + ") failed: " + error(rc)
               + "\n" + programLog(a, prog));
         }
         MemorySegment size = a.allocate(JAVA_LONG);
-        check(call(() -> (int) cubinSize.invokeExact(prog, size)), "nvrtcGetCUBINSize");
+        check(NativeCalls.callInt(() -> (int) cubinSize.invokeExact(prog, size)), "nvrtcGetCUBINSize");
         long n = size.get(JAVA_LONG, 0);
         if (n == 0) throw new CudaException("NVRTC produced no CUBIN for " + name + " with " + options);
         MemorySegment out = a.allocate(n);
-        check(call(() -> (int) cubin.invokeExact(prog, out)), "nvrtcGetCUBIN");
+        check(NativeCalls.callInt(() -> (int) cubin.invokeExact(prog, out)), "nvrtcGetCUBIN");
         return out.toArray(JAVA_BYTE);
       } finally {
-        call(() -> (int) destroy.invokeExact(progPtr));
+        NativeCalls.callInt(() -> (int) destroy.invokeExact(progPtr));
       }
     }
   }
 
   private String programLog(Arena a, MemorySegment prog) {
     MemorySegment size = a.allocate(JAVA_LONG);
-    if (call(() -> (int) logSize.invokeExact(prog, size)) != 0) return "(no log)";
+    if (NativeCalls.callInt(() -> (int) logSize.invokeExact(prog, size)) != 0) return "(no log)";
     MemorySegment text = a.allocate(Math.max(1, size.get(JAVA_LONG, 0)));
-    if (call(() -> (int) log.invokeExact(prog, text)) != 0) return "(no log)";
+    if (NativeCalls.callInt(() -> (int) log.invokeExact(prog, text)) != 0) return "(no log)";
     return text.getString(0);
   }
 
@@ -108,37 +108,7 @@ final class Nvrtc {
   }
 
   private String error(int rc) {
-    MemorySegment s = (MemorySegment) callObj(() -> (MemorySegment) errorString.invokeExact(rc));
+    MemorySegment s = (MemorySegment) NativeCalls.callObject(() -> (MemorySegment) errorString.invokeExact(rc));
     return s.reinterpret(256).getString(0);
-  }
-
-  @FunctionalInterface
-  private interface Call {
-    int run() throws Throwable;
-  }
-
-  @FunctionalInterface
-  private interface CallObj {
-    Object run() throws Throwable;
-  }
-
-  private static int call(Call c) {
-    try {
-      return c.run();
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("native call failed: " + t, t);
-    }
-  }
-
-  private static Object callObj(CallObj c) {
-    try {
-      return c.run();
-    } catch (RuntimeException | Error e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("native call failed: " + t, t);
-    }
   }
 }
