@@ -435,6 +435,11 @@ public final class Engine implements AutoCloseable {
         finishedStop, finishedLength, finishedAbort);
   }
 
+  /**
+   * Stops the engine thread (live requests fail with EngineException) and frees the model and the
+   * KV pool. The backend stays open: whoever created it closes it, since one backend may outlive
+   * several engines (the server's load/unload).
+   */
   @Override
   public void close() {
     running = false;
