@@ -1,7 +1,9 @@
 package io.quire.engine.sampling;
 
+import io.quire.spi.SamplingMath;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -78,72 +80,94 @@ final class RowKernels {
   }
 
   /**
-   * w[i] = exp((a[i] - max) * invTemperature) where a[i] >= threshold, else 0. Writes per-block
-   * sums into {@code blockSums} and returns their total.
+   * w[i] = {@link SamplingMath#weight}((a[i] - max) * invTemperature) where a[i] >= threshold, else
+   * 0 (NaN too). Writes each block's mass ({@link SamplingMath#mass}) into {@code blockMass} and
+   * returns their total.
    */
-  static double expWeights(
+  static long expWeights(
       float[] a,
       int off,
       int len,
       float max,
       float invTemperature,
       float threshold,
+      float massScale,
       float[] w,
-      double[] blockSums) {
-    double total = 0;
+      long[] blockMass) {
+    long total = 0;
     for (int b = 0, start = 0; start < len; b++, start += BLOCK) {
       int end = Math.min(len, start + BLOCK);
       int i = start;
-      float sum = 0f;
-      if (end - start >= F.length()) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int bound = start + F.loopBound(end - start); i < bound; i += F.length()) {
-          FloatVector x = FloatVector.fromArray(F, a, off + i);
-          VectorMask<Float> dropped = x.compare(VectorOperators.LT, threshold);
-          FloatVector e =
-              x.sub(max).mul(invTemperature).lanewise(VectorOperators.EXP).blend(0f, dropped);
-          e.intoArray(w, i);
-          acc = acc.add(e);
-        }
-        sum = acc.reduceLanes(VectorOperators.ADD);
+      for (int bound = start + F.loopBound(end - start); i < bound; i += F.length()) {
+        FloatVector x = FloatVector.fromArray(F, a, off + i);
+        VectorMask<Float> kept = x.compare(VectorOperators.GE, threshold);
+        weight(x.sub(max).mul(invTemperature)).blend(0f, kept.not()).intoArray(w, i);
       }
       for (; i < end; i++) {
         float x = a[off + i];
-        float e = x < threshold ? 0f : (float) Math.exp((x - max) * invTemperature);
-        w[i] = e;
-        sum += e;
+        w[i] = x >= threshold ? SamplingMath.weight((x - max) * invTemperature) : 0f;
       }
-      blockSums[b] = sum;
-      total += sum;
+      long m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+      i = start;
+      for (; i + 3 < end; i += 4) {
+        m0 += (long) (w[i] * massScale);
+        m1 += (long) (w[i + 1] * massScale);
+        m2 += (long) (w[i + 2] * massScale);
+        m3 += (long) (w[i + 3] * massScale);
+      }
+      for (; i < end; i++) m0 += (long) (w[i] * massScale);
+      blockMass[b] = m0 + m1 + m2 + m3;
+      total += blockMass[b];
     }
     return total;
   }
 
-  /** Index i with the cumulative weight of w[0..i] first exceeding target (skipping zeros). */
-  static int walk(float[] w, double[] blockSums, int len, double target) {
-    double acc = 0;
+  /**
+   * {@link SamplingMath#weight} on each lane, by the same fp32 operations in the same order, so the
+   * lanes equal the scalar results bit for bit.
+   */
+  static FloatVector weight(FloatVector a) {
+    FloatVector n = a.mul(SamplingMath.LOG2E).add(SamplingMath.ROUND).sub(SamplingMath.ROUND);
+    FloatVector r = a.sub(n.mul(SamplingMath.LN2_HI)).sub(n.mul(SamplingMath.LN2_LO));
+    FloatVector z = r.mul(r);
+    FloatVector p = r.mul(SamplingMath.P0).add(SamplingMath.P1);
+    p = p.mul(r).add(SamplingMath.P2);
+    p = p.mul(r).add(SamplingMath.P3);
+    p = p.mul(r).add(SamplingMath.P4);
+    p = p.mul(r).add(SamplingMath.P5);
+    FloatVector e = p.mul(z).add(r).add(1f);
+    FloatVector scale =
+        ((IntVector) n.convert(VectorOperators.F2I, 0))
+            .add(127)
+            .lanewise(VectorOperators.LSHL, 23)
+            .reinterpretAsFloats();
+    return e.mul(scale).blend(0f, a.compare(VectorOperators.GE, SamplingMath.MIN_ARGUMENT).not());
+  }
+
+  /**
+   * Index of the token where the running mass of w[0..i] (in id order, tokens of mass 0 skipped)
+   * first exceeds target, which must be below the row's total.
+   */
+  static int walk(float[] w, long[] blockMass, int len, long target, float massScale) {
+    long acc = 0;
     int start = 0;
     for (int b = 0; start < len; b++, start += BLOCK) {
-      if (acc + blockSums[b] > target) break;
-      acc += blockSums[b];
+      if (acc + blockMass[b] > target) break;
+      acc += blockMass[b];
     }
-    int last = -1;
+    int last = 0;
     for (int i = Math.min(start, len); i < len; i++) {
-      if (w[i] <= 0f) continue;
-      acc += w[i];
+      long m = (long) (w[i] * massScale);
+      if (m == 0) continue;
+      acc += m;
       last = i;
       if (acc > target) return i;
     }
-    if (last >= 0) return last;
-    // Rounding left the target just out of reach: take the last token with weight.
-    for (int i = len - 1; i >= 0; i--) if (w[i] > 0f) return i;
-    return 0;
+    return last; // not reached while target < total
   }
 
   static long pack(float value, int id) {
-    int bits = Float.floatToIntBits(value);
-    int ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF);
-    return ((long) ~ordered << 32) | id;
+    return ((long) ~SamplingMath.orderedKey(value) << 32) | id;
   }
 
   static int unpackId(long packed) {

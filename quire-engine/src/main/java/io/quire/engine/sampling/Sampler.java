@@ -3,6 +3,7 @@ package io.quire.engine.sampling;
 import io.quire.engine.SamplingParams;
 import io.quire.engine.TokenLogprob;
 import io.quire.engine.TopLogprob;
+import io.quire.spi.SamplingMath;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,10 +23,12 @@ import java.util.stream.IntStream;
  *       from what is left by inverse CDF with the row's counter-based uniform.
  * </ol>
  *
- * <p>Probabilities are {@code exp((logit - max) / T)} in fp32 (vectorised), summed in fp64. No
- * pass sorts the vocab: top_k keeps a size-k heap and sorts the k survivors (top_p then walks
- * them); top_p alone is a radix select on the weights ({@link Nucleus}). Rows run in parallel
- * when the batch is large. The logits array is scratch: penalties and masks are written into it.
+ * <p>Weights are {@code exp((logit - max) / T)} in fp32 and masses are exact integers, both as
+ * {@link SamplingMath} defines them, so a device sampler ({@code Backend.sample}) keeps the same
+ * tokens and draws the same id for the same uniform number. No pass sorts the vocab: top_k keeps a
+ * size-k heap and sorts the k survivors (top_p then walks them); top_p alone is a radix select on
+ * the weights ({@link Nucleus}). Rows run in parallel when the batch is large. The logits array is
+ * scratch: penalties and masks are written into it.
  */
 public final class Sampler {
   private static final int MAX_HEAP_TOP_K = 4096;
@@ -52,6 +55,26 @@ public final class Sampler {
     return Arrays.asList(out);
   }
 
+  /**
+   * The distribution a row is drawn from after masks, penalties, temperature, min_p, top_k and
+   * top_p: each token's kept mass over the kept total (0 for the others; 1 at the argmax for a
+   * greedy row). The same code paths as {@link #sample}; for tests and device checks.
+   *
+   * @param logits one row of vocabSize logits; overwritten
+   */
+  public double[] probabilities(float[] logits, int vocabSize, SamplingState state) {
+    double[] probs = new double[vocabSize];
+    Scratch s = scratch.get();
+    s.ensure(vocabSize);
+    applyMasksAndPenalties(logits, 0, vocabSize, state);
+    if (state.params().isGreedy()) {
+      probs[RowKernels.argmax(logits, 0, vocabSize)] = 1;
+    } else {
+      sampleRandom(logits, 0, vocabSize, state.params(), 0, s, probs);
+    }
+    return probs;
+  }
+
   private SampledToken sampleRow(float[] logits, int off, int vocab, SamplingState state) {
     SamplingParams params = state.params();
     Scratch s = scratch.get();
@@ -61,27 +84,49 @@ public final class Sampler {
     List<TopLogprob> top = null;
     if (params.logprobs() != null) {
       System.arraycopy(logits, off, s.raw, 0, vocab);
-      float max = RowKernels.max(s.raw, 0, vocab);
-      logZ = max + Math.log(RowKernels.expWeights(s.raw, 0, vocab, max, 1f, Float.NEGATIVE_INFINITY, s.w, s.blockSums));
+      logZ = logSumExp(s.raw, vocab, s);
       top = topLogprobs(s, vocab, params.logprobs(), logZ);
     }
 
+    applyMasksAndPenalties(logits, off, vocab, state);
+    int token =
+        params.isGreedy()
+            ? RowKernels.argmax(logits, off, vocab)
+            : sampleRandom(logits, off, vocab, params, state.nextUniformBits(), s, null);
+
+    TokenLogprob logprob =
+        top == null ? null : new TokenLogprob(token, (float) (s.raw[token] - logZ), top);
+    return new SampledToken(token, logprob);
+  }
+
+  /** log(sum exp(x)) of a raw row: max + log(mass of the weights exp(x - max)) / 2^massShift. */
+  private static double logSumExp(float[] raw, int vocab, Scratch s) {
+    float max = RowKernels.max(raw, 0, vocab);
+    float scale = SamplingMath.massScale(SamplingMath.massShift(vocab));
+    long mass = RowKernels.expWeights(raw, 0, vocab, max, 1f, Float.NEGATIVE_INFINITY, scale, s.w, s.blockMass);
+    return max + Math.log(mass / (double) scale);
+  }
+
+  private static void applyMasksAndPenalties(float[] logits, int off, int vocab, SamplingState state) {
     int[] mask = state.minTokensMask();
     if (mask != null) {
       for (int id : mask) if (id < vocab) logits[off + id] = Float.NEGATIVE_INFINITY;
     }
     if (state.penalized()) {
-      Penalties.apply(logits, off, vocab, params, state.promptCounts(), state.outputCounts());
+      Penalties.apply(logits, off, vocab, state.params(), state.promptCounts(), state.outputCounts());
     }
+  }
 
-    int token =
-        params.isGreedy()
-            ? RowKernels.argmax(logits, off, vocab)
-            : sampleRandom(logits, off, vocab, params, state.nextUniform(), s);
+  /** (float) (1 / temperature): weights are exp((logit - max) * this). */
+  static float invTemperature(SamplingParams params) {
+    return (float) (1.0 / params.temperature());
+  }
 
-    TokenLogprob logprob =
-        top == null ? null : new TokenLogprob(token, (float) (s.raw[token] - logZ), top);
-    return new SampledToken(token, logprob);
+  /** min_p keeps p_i >= min_p * p_max, i.e. logit_i >= max + T * ln(min_p); -inf without min_p. */
+  static double minPOffset(SamplingParams params) {
+    return params.minP() > 0f
+        ? params.temperature() * Math.log(params.minP())
+        : Double.NEGATIVE_INFINITY;
   }
 
   private static List<TopLogprob> topLogprobs(Scratch s, int vocab, int k, double logZ) {
@@ -98,19 +143,22 @@ public final class Sampler {
     return top;
   }
 
+  /**
+   * Draws with the 53-bit uniform number {@code u} (u * 2^-53 in [0, 1)) or, when probs is not
+   * null, writes the distribution into it instead (and returns -1).
+   */
   private static int sampleRandom(
-      float[] logits, int off, int vocab, SamplingParams params, double u, Scratch s) {
+      float[] logits, int off, int vocab, SamplingParams params, long u, Scratch s, double[] probs) {
     float max = RowKernels.max(logits, off, vocab);
-    if (max == Float.NEGATIVE_INFINITY || Float.isNaN(max)) {
-      return RowKernels.argmax(logits, off, vocab);
+    if (!(max > Float.NEGATIVE_INFINITY && max < Float.POSITIVE_INFINITY)) {
+      int token = RowKernels.argmax(logits, off, vocab);
+      if (probs != null) probs[token] = 1;
+      return token;
     }
-    double temperature = params.temperature();
-    float invT = (float) (1.0 / temperature);
-    // min_p keeps p_i >= min_p * p_max, i.e. logit_i >= max + T * ln(min_p).
-    float threshold =
-        params.minP() > 0f
-            ? (float) (max + temperature * Math.log(params.minP()))
-            : Float.NEGATIVE_INFINITY;
+    float invT = invTemperature(params);
+    double offset = minPOffset(params);
+    float threshold = offset > Double.NEGATIVE_INFINITY ? (float) (max + offset) : Float.NEGATIVE_INFINITY;
+    float scale = SamplingMath.massScale(SamplingMath.massShift(vocab));
     int k = params.topK();
     float p = params.topP();
 
@@ -121,63 +169,91 @@ public final class Sampler {
       } else {
         count = Math.min(k, RowKernels.sortAll(logits, off, vocab, threshold, s.packed(vocab)));
       }
-      return sampleSorted(logits, off, count, max, invT, p, u, s);
+      return sampleSorted(logits, off, count, max, invT, p, scale, u, s, probs);
     }
-    double total = RowKernels.expWeights(logits, off, vocab, max, invT, threshold, s.w, s.blockSums);
-    if (p < 1f) return Nucleus.sample(s.w, vocab, total, p, u, s.candidates, s.members, s.hist);
-    return RowKernels.walk(s.w, s.blockSums, vocab, u * total);
+    long total = RowKernels.expWeights(logits, off, vocab, max, invT, threshold, scale, s.w, s.blockMass);
+    if (p < 1f) {
+      Nucleus.Cut cut = Nucleus.cut(s.w, vocab, total, p, scale, s.candidates, s.members, s.hist);
+      if (probs != null) {
+        for (int j = 0; j < cut.count(); j++) {
+          int i = cut.candidates()[j];
+          if (cut.keeps(s.w[i], i)) probs[i] = (long) (s.w[i] * scale) / (double) cut.keptMass();
+        }
+        return -1;
+      }
+      return Nucleus.walk(s.w, cut, SamplingMath.drawTarget(cut.keptMass(), u), scale);
+    }
+    if (probs != null) {
+      for (int i = 0; i < vocab; i++) probs[i] = (long) (s.w[i] * scale) / (double) total;
+      return -1;
+    }
+    return RowKernels.walk(s.w, s.blockMass, vocab, SamplingMath.drawTarget(total, u), scale);
   }
 
   /** Samples among s.packed[0..count), most likely first, after cutting to the top_p nucleus. */
   private static int sampleSorted(
-      float[] logits, int off, int count, float max, float invT, float p, double u, Scratch s) {
-    double[] weights = s.sortedWeights(count);
-    double total = 0;
+      float[] logits,
+      int off,
+      int count,
+      float max,
+      float invT,
+      float p,
+      float scale,
+      long u,
+      Scratch s,
+      double[] probs) {
+    long[] masses = s.sortedMasses(count);
+    long total = 0;
     for (int i = 0; i < count; i++) {
       int id = RowKernels.unpackId(s.packed[i]);
-      weights[i] = Math.exp((double) (logits[off + id] - max) * invT);
-      total += weights[i];
+      masses[i] = (long) (SamplingMath.weight((logits[off + id] - max) * invT) * scale);
+      total += masses[i];
     }
     int keep = count;
     if (p < 1f) {
       // vLLM v1 drops the tokens whose ascending cumulative mass stays <= 1 - p; equivalently it
       // keeps token i while the mass before it is < p. At least one token stays.
-      double before = 0;
+      long target = SamplingMath.topPTarget(total, SamplingMath.fraction64(p));
+      long before = 0;
       for (int i = 0; i < count; i++) {
-        if (before >= p * total) {
+        if (i > 0 && before >= target) {
           keep = i;
           break;
         }
-        before += weights[i];
+        before += masses[i];
       }
       total = 0;
-      for (int i = 0; i < keep; i++) total += weights[i];
+      for (int i = 0; i < keep; i++) total += masses[i];
     }
-    double target = u * total;
-    double acc = 0;
+    if (probs != null) {
+      for (int i = 0; i < keep; i++) probs[RowKernels.unpackId(s.packed[i])] = masses[i] / (double) total;
+      return -1;
+    }
+    long target = SamplingMath.drawTarget(total, u);
+    long acc = 0;
     for (int i = 0; i < keep; i++) {
-      acc += weights[i];
+      acc += masses[i];
       if (acc > target) return RowKernels.unpackId(s.packed[i]);
     }
-    return RowKernels.unpackId(s.packed[keep - 1]);
+    return RowKernels.unpackId(s.packed[keep - 1]); // not reached: target < total
   }
 
   /** Per-thread buffers, grown to the vocab once. */
   private static final class Scratch {
     float[] raw = new float[0];
     float[] w = new float[0];
-    double[] blockSums = new double[0];
+    long[] blockMass = new long[0];
     long[] packed = new long[0];
-    double[] sorted = new double[0];
+    long[] sorted = new long[0];
     int[] candidates = new int[0];
     int[] members = new int[0];
-    final double[] hist = new double[1 << 12];
+    final long[] hist = new long[1 << 12];
 
     void ensure(int vocab) {
       if (raw.length < vocab) {
         raw = new float[vocab];
         w = new float[vocab];
-        blockSums = new double[(vocab + RowKernels.BLOCK - 1) / RowKernels.BLOCK];
+        blockMass = new long[(vocab + RowKernels.BLOCK - 1) / RowKernels.BLOCK];
         candidates = new int[vocab];
         members = new int[vocab];
       }
@@ -188,8 +264,8 @@ public final class Sampler {
       return packed;
     }
 
-    double[] sortedWeights(int n) {
-      if (sorted.length < n) sorted = new double[Math.max(n, 2 * sorted.length)];
+    long[] sortedMasses(int n) {
+      if (sorted.length < n) sorted = new long[Math.max(n, 2 * sorted.length)];
       return sorted;
     }
   }

@@ -75,12 +75,17 @@ public final class SamplingState {
 
   /** The uniform number in [0, 1) that picks the token at this output index. */
   public static double uniform(long seed, long outputIndex) {
-    long z = mix64(mix64(seed) + (outputIndex + 1) * 0x9E3779B97F4A7C15L);
-    return (z >>> 11) * 0x1.0p-53;
+    return uniformBits(seed, outputIndex) * 0x1.0p-53;
   }
 
-  double nextUniform() {
-    return uniform(seed, history.numOutputTokens());
+  /** {@link #uniform} times 2^53: its 53 bits, as the samplers use them. */
+  public static long uniformBits(long seed, long outputIndex) {
+    long z = mix64(mix64(seed) + (outputIndex + 1) * 0x9E3779B97F4A7C15L);
+    return z >>> 11;
+  }
+
+  long nextUniformBits() {
+    return uniformBits(seed, history.numOutputTokens());
   }
 
   int[] minTokensMask() {
