@@ -8,6 +8,7 @@ import io.quire.engine.core.SchedulerConfig;
 import io.quire.engine.core.SchedulerOutput;
 import io.quire.engine.core.SchedulerStats;
 import io.quire.engine.core.SchedulingPolicy;
+import io.quire.engine.sampling.DeviceSampling;
 import io.quire.engine.sampling.OutputProcessor;
 import io.quire.engine.sampling.SampledToken;
 import io.quire.engine.sampling.Sampler;
@@ -101,6 +102,10 @@ public final class Engine implements AutoCloseable {
   private int[] argmaxIds = new int[0];
   /** QUIRE_DEVICE_ARGMAX=0 turns the greedy fast path off (the logits always go to the host sampler). */
   private static final boolean DEVICE_ARGMAX = !"0".equals(System.getenv("QUIRE_DEVICE_ARGMAX"));
+  /** QUIRE_DEVICE_SAMPLING=0 keeps sampling on the host even where the backend samples on the device. */
+  private static final boolean DEVICE_SAMPLING = !"0".equals(System.getenv("QUIRE_DEVICE_SAMPLING"));
+  /** Null where the backend cannot sample (or QUIRE_DEVICE_SAMPLING=0). */
+  private final DeviceSampling deviceSampling;
 
   private long promptTokens, generationTokens, steps, finishedStop, finishedLength, finishedAbort;
 
@@ -141,6 +146,7 @@ public final class Engine implements AutoCloseable {
         config.enablePrefixCaching(), config.priorityPolicy() ? SchedulingPolicy.PRIORITY : SchedulingPolicy.FCFS,
         config.maxWaiting(), 0));
     this.outputs = new OutputProcessor(tokenizer, generationConfig.eosTokenIds(), maxModelLen);
+    this.deviceSampling = DEVICE_SAMPLING && backend.supportsSampling() ? new DeviceSampling() : null;
     updateStats();
     this.thread = Thread.ofPlatform().name("quire-engine").daemon().unstarted(this::loop);
   }
@@ -335,7 +341,11 @@ public final class Engine implements AutoCloseable {
   /**
    * Runs the forward pass of one step and samples its rows. Greedy fast path: when every row takes
    * the plain argmax, the backend reduces the logits and only the ids come back (not rows x vocab
-   * fp32), and the host sampler is skipped.
+   * fp32), and the host sampler is skipped. Otherwise a backend that samples on the device does
+   * (only ids and asked-for logprobs come back), unless a row wants logprobs it cannot give (the
+   * whole vocab); then the logits go to the host sampler. Both samplers keep the same tokens and
+   * draw the same ids for the same seed (SamplingMath), so the choice never changes a request's
+   * output beyond fp32 rounding of logprobs.
    */
   private List<SampledToken> execute(SchedulerOutput out, List<SamplingState> states) {
     int rows = states.size();
@@ -349,6 +359,9 @@ public final class Engine implements AutoCloseable {
         SampledToken[] t = new SampledToken[rows];
         for (int i = 0; i < rows; i++) t[i] = new SampledToken(argmaxIds[i], null);
         return Arrays.asList(t);
+      }
+      if (deviceSampling != null && logits.dtype() == DType.F32 && DeviceSampling.supports(states)) {
+        return deviceSampling.sample(backend, logits, vocabSize, states);
       }
       if (hostLogits.length < rows * vocabSize) hostLogits = new float[rows * vocabSize];
       backend.copyToHost(logits, hostLogits);

@@ -95,6 +95,21 @@ public interface Backend extends AutoCloseable {
     }
   }
 
+  /** Whether {@link #sample} runs on this backend (otherwise the engine samples on the host). */
+  default boolean supportsSampling() {
+    return false;
+  }
+
+  /**
+   * Samples one token per row of the F32 {@code [rows, vocab]} logits with the parameters of
+   * {@code batch} (its class comment gives the rules), writing ids and asked-for logprobs into
+   * {@code out}. The logits are scratch: penalties and masks are written into them. Synchronizes
+   * like {@link #copyToHost}, but only the results leave the device.
+   */
+  default void sample(Tensor logits, SamplingBatch batch, SampledRows out) {
+    throw new UnsupportedOperationException("backend " + name() + " does not sample on the device");
+  }
+
   @Override
   default void close() {}
 }
