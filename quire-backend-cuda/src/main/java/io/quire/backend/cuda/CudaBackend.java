@@ -12,6 +12,8 @@ import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.KvCache;
 import io.quire.spi.Rope;
+import io.quire.spi.SampledRows;
+import io.quire.spi.SamplingBatch;
 import io.quire.spi.Tensor;
 import io.quire.spi.WeightData;
 import java.lang.foreign.Arena;
@@ -74,6 +76,7 @@ public final class CudaBackend implements Backend {
   private Profiler profiler;
   private long argmaxIds;
   private long argmaxBytes;
+  private CudaSampler sampler;
 
   private record PendingRope(CudaTensor q, CudaTensor k, CudaRope rope, CudaDeviceBatch batch) {}
 
@@ -941,11 +944,36 @@ public final class CudaBackend implements Backend {
   }
 
   @Override
+  public boolean supportsSampling() {
+    return true;
+  }
+
+  /** Samples on the device (sample.cu, {@link CudaSampler}); only ids and logprobs come back. Synchronizes. */
+  @Override
+  public void sample(Tensor logits, SamplingBatch batch, SampledRows out) {
+    sample(logits, batch, out, false, 0L);
+  }
+
+  /** {@link #sample}, for checks: the radix path even where top_k sorts, and a kept-token mask (device bytes, or 0). */
+  void sample(Tensor logits, SamplingBatch batch, SampledRows out, boolean noSort, long keptMask) {
+    CudaTensor c = cuda(logits, "sample logits");
+    if (c.dtype() != DType.F32) throw new IllegalArgumentException("sample: logits must be F32, got " + c.dtype());
+    if (batch.numRows() > c.rows()) {
+      throw new IllegalArgumentException("sample: batch has " + batch.numRows() + " rows, logits " + c.rows());
+    }
+    bind();
+    flush();
+    if (sampler == null) sampler = new CudaSampler(cu, stream, kernels);
+    sampler.sample(c.ptr(), c.cols(), batch, out, noSort, keptMask, profiler);
+  }
+
+  @Override
   public void close() {
     if (closed) return;
     bind();
     flush();
     cu.streamSynchronize(stream);
+    if (sampler != null) sampler.close();
     if (profiler != null) {
       profiler.close();
       profiler = null;

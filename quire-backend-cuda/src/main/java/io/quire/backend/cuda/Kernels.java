@@ -43,6 +43,7 @@ final class Kernels {
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
       Map.entry("argmax.cu", List.of("argmax_rows")),
+      Map.entry("sample.cu", List.of("sample_rows")),
       Map.entry("bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32")));
   private static final List<String> HEADERS = List.of("common.cuh");
   private static final int MAX_ARGS = 32;

@@ -43,8 +43,11 @@ public final class DeviceSampling {
     return unpack(states, vocab, out);
   }
 
-  /** Fills the batch with one row per state (the row's entries in a fixed order, each token once). */
-  SamplingBatch pack(List<SamplingState> states, int vocab) {
+  /**
+   * Fills this instance's batch with one row per state (each row's entries in a fixed order, each
+   * token once) and returns it; valid until the next call.
+   */
+  public SamplingBatch pack(List<SamplingState> states, int vocab) {
     batch.clear();
     for (SamplingState st : states) {
       SamplingParams p = st.params();
