@@ -108,6 +108,7 @@ public final class CudaSamplingCheck {
     guard("greedy", this::greedyIsArgmax);
     guard("frequencies", this::frequencies);
     guard("batch invariance", this::batchInvariance);
+    if (dev instanceof SamplingDevice.Cuda cuda) guard("engine", () -> engineAgreement(cuda.gpu));
     if (cfg.timing()) guard("timing", this::timing);
     return results;
   }
@@ -545,6 +546,113 @@ public final class CudaSamplingCheck {
       if (Float.floatToRawIntBits(a.logits()[ra * vocab + i]) != Float.floatToRawIntBits(b.logits()[rb * vocab + i])) return "logit " + i;
     }
     return null;
+  }
+
+  /**
+   * The whole engine on the GPU (llama3-tiny), once sampling on the device and once with the same
+   * backend hiding that it can (so the logits go to the host sampler): seeded requests, each run alone
+   * so both runs see the same batches, must give the same tokens, logprobs within 1e-4.
+   */
+  private void engineAgreement(CudaBackend gpu) {
+    List<SamplingParams> ps = List.of(
+        b().temperature(0.9f).seed(11L).maxTokens(24).ignoreEos(true).build(),
+        b().temperature(0.7f).topK(20).topP(0.9f).seed(12L).maxTokens(24).logprobs(5).build(),
+        b().temperature(1.2f).minP(0.05f).repetitionPenalty(1.3f).seed(13L).maxTokens(24).build(),
+        b().temperature(1f).topP(0.8f).frequencyPenalty(1.5f).presencePenalty(0.5f).minTokens(10).seed(14L).maxTokens(24).logprobs(0).build(),
+        b().temperature(0f).repetitionPenalty(1.5f).maxTokens(24).logprobs(20).build(),
+        b().temperature(0.8f).n(3).seed(15L).maxTokens(16).build());
+    try {
+      java.nio.file.Path model = FixtureChecks.modelDir(java.nio.file.Files.createTempDirectory("quire-sampling"), "llama3-tiny");
+      List<EngineRun> device = engineRun(gpu, model, ps);
+      List<EngineRun> host = engineRun(new HostSampling(gpu), model, ps);
+      int bad = 0;
+      float worst = 0;
+      StringBuilder detail = new StringBuilder();
+      for (int i = 0; i < ps.size(); i++) {
+        EngineRun d = device.get(i), h = host.get(i);
+        boolean same = d.ids().equals(h.ids()) && d.logprobs().size() == h.logprobs().size();
+        for (int j = 0; same && j < d.logprobs().size(); j++) {
+          float g = gap(d.logprobs().get(j), h.logprobs().get(j));
+          worst = Math.max(worst, g);
+          same = g <= LOGPROB_TOLERANCE;
+        }
+        if (!same) {
+          bad++;
+          if (detail.length() < 800) detail.append("; request ").append(i).append(" device ").append(d).append(" host ").append(h);
+        }
+      }
+      add("engine device sampling = host sampling (llama3-tiny)", bad == 0,
+          ps.size() + " seeded requests, " + bad + " differ; worst logprob difference " + worst + detail);
+    } catch (java.io.IOException | InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** One request's sequences: ids (sampled and top, as text) and the logprob values in the same order. */
+  private record EngineRun(String ids, List<Float> logprobs) {}
+
+  /** Each request alone, in order. */
+  private static List<EngineRun> engineRun(io.quire.spi.Backend backend, java.nio.file.Path model, List<SamplingParams> ps)
+      throws InterruptedException {
+    List<EngineRun> out = new ArrayList<>();
+    try (io.quire.engine.Engine engine = io.quire.engine.Engine.start(
+        io.quire.engine.EngineConfig.cpuDefaults(model).withNumKvBlocks(256), backend)) {
+      for (int i = 0; i < ps.size(); i++) {
+        io.quire.engine.RequestStream st = engine.submit("r" + i, io.quire.engine.Prompt.text("Request " + i + ": once upon a time"), ps.get(i), 0);
+        StringBuilder ids = new StringBuilder();
+        List<Float> lps = new ArrayList<>();
+        for (io.quire.engine.RequestOutput o; (o = st.poll(60, java.util.concurrent.TimeUnit.SECONDS)) != null; ) {
+          for (io.quire.engine.CompletionDelta d : o.deltas()) {
+            ids.append(d.index()).append(Arrays.toString(d.newTokenIds()));
+            if (d.logprobs() != null) {
+              for (TokenLogprob lp : d.logprobs()) {
+                ids.append('{').append(lp.tokenId());
+                lps.add(lp.logprob());
+                for (var t : lp.top()) {
+                  ids.append(',').append(t.tokenId());
+                  lps.add(t.logprob());
+                }
+                ids.append('}');
+              }
+            }
+            ids.append(' ');
+          }
+          if (o.finished()) break;
+        }
+        out.add(new EngineRun(ids.toString(), lps));
+      }
+    }
+    return out;
+  }
+
+  /** The CUDA backend with device sampling hidden: the engine copies the logits to the host sampler. */
+  private static final class HostSampling implements io.quire.spi.Backend {
+    private final CudaBackend gpu;
+
+    HostSampling(CudaBackend gpu) {
+      this.gpu = gpu;
+    }
+
+    @Override public String name() { return "cuda, host sampling"; }
+    @Override public io.quire.spi.DType activationDType() { return gpu.activationDType(); }
+    @Override public io.quire.spi.Tensor loadWeight(io.quire.spi.WeightData w) { return gpu.loadWeight(w); }
+    @Override public io.quire.spi.Tensor allocate(io.quire.spi.DType d, int rows, int cols) { return gpu.allocate(d, rows, cols); }
+    @Override public io.quire.spi.KvCache allocateKvCache(int l, int n, int bs, int h, int d) { return gpu.allocateKvCache(l, n, bs, h, d); }
+    @Override public io.quire.spi.Rope createRope(float[] f, int hd, int mp) { return gpu.createRope(f, hd, mp); }
+    @Override public io.quire.spi.DeviceBatch prepare(io.quire.spi.BatchMetadata m) { return gpu.prepare(m); }
+    @Override public void embedding(io.quire.spi.Tensor t, io.quire.spi.DeviceBatch b, io.quire.spi.Tensor o) { gpu.embedding(t, b, o); }
+    @Override public void rmsNorm(io.quire.spi.Tensor x, io.quire.spi.Tensor w, float e, io.quire.spi.Tensor o) { gpu.rmsNorm(x, w, e, o); }
+    @Override public void addRmsNorm(io.quire.spi.Tensor x, io.quire.spi.Tensor r, io.quire.spi.Tensor w, float e, io.quire.spi.Tensor o) { gpu.addRmsNorm(x, r, w, e, o); }
+    @Override public void headRmsNorm(io.quire.spi.Tensor x, int hd, io.quire.spi.Tensor w, float e) { gpu.headRmsNorm(x, hd, w, e); }
+    @Override public void matmul(io.quire.spi.Tensor x, io.quire.spi.Tensor w, io.quire.spi.Tensor b, io.quire.spi.Tensor o) { gpu.matmul(x, w, b, o); }
+    @Override public void rope(io.quire.spi.Tensor q, io.quire.spi.Tensor k, io.quire.spi.Rope r, io.quire.spi.DeviceBatch b) { gpu.rope(q, k, r, b); }
+    @Override public void siluMul(io.quire.spi.Tensor g, io.quire.spi.Tensor o) { gpu.siluMul(g, o); }
+    @Override public void writeKv(io.quire.spi.Tensor k, io.quire.spi.Tensor v, io.quire.spi.KvCache c, int l, io.quire.spi.DeviceBatch b) { gpu.writeKv(k, v, c, l, b); }
+    @Override public void pagedAttention(io.quire.spi.Tensor q, io.quire.spi.KvCache c, int l, io.quire.spi.DeviceBatch b, float s, io.quire.spi.Tensor o) { gpu.pagedAttention(q, c, l, b, s, o); }
+    @Override public void gatherLogitRows(io.quire.spi.Tensor x, io.quire.spi.DeviceBatch b, io.quire.spi.Tensor o) { gpu.gatherLogitRows(x, b, o); }
+    @Override public void copyToHost(io.quire.spi.Tensor t, float[] dst) { gpu.copyToHost(t, dst); }
+    @Override public void argmax(io.quire.spi.Tensor t, int[] dst) { gpu.argmax(t, dst); }
+    @Override public void close() {} // the check closes the real backend
   }
 
   /** Device sampling per step vs copying the logits to the host and sampling there (INFO, not a check). */
