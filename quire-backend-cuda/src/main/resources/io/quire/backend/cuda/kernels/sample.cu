@@ -254,12 +254,12 @@ __device__ Sel id_walk(const S& src, int n, u64 start, u64 t, Shared& sh) {
 // In rank order, the first item whose running mass exceeds t (not found when the total is at most t).
 template <class S>
 __device__ Sel rank_select(const S& src, int n, u64 t, Shared& sh) {
-  const int shifts[3] = {21, 10, 0}, widths[3] = {11, 11, 10};
   unsigned prefix = 0;
   u64 above = 0;
-#pragma unroll
+#pragma unroll 1
   for (int level = 0; level < 3; level++) {
-    int shift = shifts[level], bins = 1 << widths[level], hi = shift + widths[level];
+    int width = level < 2 ? 11 : 10, shift = level == 0 ? 21 : level == 1 ? 10 : 0;
+    int bins = 1 << width, hi = shift + width;
     __syncthreads();
     for (int b = threadIdx.x; b < bins; b += SAMPLE_THREADS) sh.hist[b] = 0;
     if (threadIdx.x == 0) sh.found = 0;
@@ -307,7 +307,7 @@ __device__ Sel rank_select(const S& src, int n, u64 t, Shared& sh) {
       r.w = 0;
       return r;
     }
-    prefix = level == 0 ? (unsigned)sh.digit : (prefix << widths[level]) | (unsigned)sh.digit;
+    prefix = level == 0 ? (unsigned)sh.digit : (prefix << width) | (unsigned)sh.digit;
     above = sh.above;
   }
   TieSource<S> ties{src, prefix};
