@@ -53,6 +53,16 @@ public final class CudaBackend implements Backend {
   private boolean splitAttention = envFlag("QUIRE_CUDA_SPLIT_ATTENTION");
   private boolean gemv = envFlag("QUIRE_CUDA_GEMV");
   private boolean fuse = envFlag("QUIRE_CUDA_FUSE");
+  // Tensor-core paged attention (attention_tc.cu) for head_dim 16/32/64/128 and <= 64 q heads per kv
+  // head; env QUIRE_CUDA_TC_ATTENTION=0 (or tcAttention(false)) falls back to attn_split.
+  private boolean tcAttention = envFlag("QUIRE_CUDA_TC_ATTENTION");
+  // The work lists of the tensor-core attention for one (batch, q heads per kv head), uploaded once per
+  // step at the first layer's attention: decode token indices, then (request, first token) prefill tiles.
+  private long attnItems;
+  private long attnItemsBytes;
+  private long itemsGeneration = -1;
+  private int itemsGroup;
+  private int itemsDecode, itemsPrefill, itemsDecodeMaxCtx;
   // Longest context chunk one attn_split block walks (env QUIRE_CUDA_SPLIT_MAX_POSITIONS, e.g. 256; 0 = the
   // fill heuristic alone, which never splits once tokens x kv heads fill the GPU). Off by default: on an
   // H200, 256 decode rows at context ~610 ran attn_split at 1130 us/call split to <= 256 positions vs 1069
@@ -132,6 +142,15 @@ public final class CudaBackend implements Backend {
     this.splitAttention = splitAttention;
     this.gemv = gemv;
     this.fuse = fuse;
+  }
+
+  /** Switches the tensor-core paged attention (else attn_split); returns the previous setting. */
+  public boolean tcAttention(boolean on) {
+    bind();
+    flush();
+    boolean prev = tcAttention;
+    tcAttention = on;
+    return prev;
   }
 
   /**
@@ -754,12 +773,122 @@ public final class CudaBackend implements Backend {
     long kp = c.keys(layer), vp = c.values(layer);
     bind();
     flush();
+    int group = heads / nkv;
+    if (tcAttention && t > 0 && (hd == 16 || hd == 32 || hd == 64 || hd == 128) && group <= 64) {
+      tcAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
+      return;
+    }
     if (splitAttention && hd % 8 == 0 && t > 0) {
       splitAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
       return;
     }
     launch("paged_attention", t, heads, 128, qs.ptr(), kp, vp, o.ptr(), b.tokenRequest, b.queryStart,
         b.seqLens, b.blockTables, b.maxBlocks, c.blockSize(), heads, nkv, hd, scale);
+  }
+
+  /**
+   * Tensor-core attention (attention_tc.cu): one launch over the decode tokens (one token's q heads of a
+   * kv head per block; the context split into chunks while tokens x kv heads do not fill the GPU, merged
+   * by attn_reduce) and one over the prefill tiles (64 / G tokens of one request's chunk per block).
+   */
+  private void tcAttention(CudaTensor qs, long kp, long vp, CudaTensor o, CudaDeviceBatch b, int heads, int nkv, int hd,
+      int blockSize, float scale) {
+    int group = heads / nkv;
+    uploadAttnItems(b, group);
+    BatchMetadata m = b.meta;
+    int t = m.numTokens();
+    if (itemsPrefill > 0) {
+      launch3("attn_prefill_tc", "attn_prefill_tc" + hd, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
+          attnItems + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
+          scale);
+    }
+    if (itemsDecode == 0) return;
+    int hgroups = ceilDiv(group, 16);
+    final int tile = 32;
+    int maxCtx = Math.max(1, itemsDecodeMaxCtx);
+    long units = (long) itemsDecode * nkv * hgroups;
+    // About four resident blocks per multiprocessor; split the contexts only to get there, each chunk a
+    // whole number of 32-key tiles.
+    long target = 4L * smCount;
+    int chunk, splits;
+    if (units >= target || maxCtx <= tile) {
+      chunk = ceilDiv(maxCtx, tile) * tile;
+      splits = 1;
+    } else {
+      int want = (int) Math.min(1024, ceilDiv(target, units));
+      chunk = ceilDiv(ceilDiv(maxCtx, want), tile) * tile;
+      splits = ceilDiv(maxCtx, chunk);
+    }
+    long partO = 0, partMl = 0;
+    if (splits > 1) {
+      long rowsParts = (long) t * heads * splits;
+      long need = rowsParts * hd * 4 + rowsParts * 2 * 4 + 256;
+      if (need > attnWorkBytes) {
+        if (attnWork != 0) {
+          cu.streamSynchronize(stream);
+          free(attnWork);
+        }
+        attnWorkBytes = Math.max(need, 8L << 20);
+        attnWork = alloc(attnWorkBytes);
+      }
+      partO = attnWork;
+      partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
+    }
+    launch3("attn_decode_tc", "attn_decode_tc" + hd, itemsDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
+        partO, partMl, attnItems, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
+        heads, nkv, hgroups, chunk, splits, scale);
+    if (splits > 1) {
+      launch("attn_reduce", itemsDecode, heads, 128, partO, partMl, o.ptr(), attnItems, b.tokenRequest, b.queryStart,
+          b.seqLens, heads, hd, chunk, splits);
+    }
+  }
+
+  /** Builds and uploads the tensor-core attention's work lists once per (batch, group). */
+  private void uploadAttnItems(CudaDeviceBatch b, int group) {
+    if (itemsGeneration == b.generation && itemsGroup == group) return;
+    BatchMetadata m = b.meta;
+    int[] qsl = m.queryStartLoc();
+    int perTile = Math.max(1, 64 / group);
+    int nDecode = 0, nPrefill = 0, maxCtx = 0;
+    for (int i = 0; i < m.numRequests(); i++) {
+      int nq = qsl[i + 1] - qsl[i];
+      if (nq == 1) {
+        nDecode++;
+        maxCtx = Math.max(maxCtx, m.seqLens()[i]);
+      } else if (nq > 1) {
+        nPrefill += ceilDiv(nq, perTile);
+      }
+    }
+    long bytes = 4L * (nDecode + 2L * nPrefill) + 16;
+    if (bytes > attnItemsBytes) {
+      if (attnItems != 0) {
+        cu.streamSynchronize(stream);
+        free(attnItems);
+      }
+      attnItemsBytes = Math.max(bytes, 64L << 10);
+      attnItems = alloc(attnItemsBytes);
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(bytes, 16);
+      int d = 0, p = nDecode;
+      for (int i = 0; i < m.numRequests(); i++) {
+        int nq = qsl[i + 1] - qsl[i];
+        if (nq == 1) {
+          host.setAtIndex(JAVA_INT, d++, qsl[i]);
+        } else {
+          for (int t0 = qsl[i]; t0 < qsl[i + 1]; t0 += perTile) {
+            host.setAtIndex(JAVA_INT, p++, i);
+            host.setAtIndex(JAVA_INT, p++, t0);
+          }
+        }
+      }
+      cu.memcpyHtoDAsync(attnItems, host, bytes, stream);
+    }
+    itemsGeneration = b.generation;
+    itemsGroup = group;
+    itemsDecode = nDecode;
+    itemsPrefill = nPrefill;
+    itemsDecodeMaxCtx = maxCtx;
   }
 
   /**
@@ -821,8 +950,8 @@ public final class CudaBackend implements Backend {
         b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, hd, hgroups, lanes,
         chunk, splits, scale);
     if (splits > 1) {
-      launch("attn_reduce", t, heads, 128, partO, partMl, o.ptr(), b.tokenRequest, b.queryStart, b.seqLens, heads, hd,
-          chunk, splits);
+      launch("attn_reduce", t, heads, 128, partO, partMl, o.ptr(), null, b.tokenRequest, b.queryStart, b.seqLens, heads,
+          hd, chunk, splits);
     }
   }
 

@@ -40,6 +40,8 @@ final class Kernels {
       Map.entry("write_kv.cu", List.of("write_kv")),
       Map.entry("paged_attention.cu", List.of("paged_attention")),
       Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
+      Map.entry("attention_tc.cu", List.of("attn_prefill_tc16", "attn_decode_tc16", "attn_prefill_tc32",
+          "attn_decode_tc32", "attn_prefill_tc64", "attn_decode_tc64", "attn_prefill_tc128", "attn_decode_tc128")),
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
       Map.entry("argmax.cu", List.of("argmax_rows")),

@@ -211,15 +211,16 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 }
 
 // Merges the splits of each (token, head): out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s.
-// Launch: grid (T, num_heads), block 128 (threads stride over head_dim); num_splits <= 1024.
+// Launch: grid (T, num_heads), block 128 (threads stride over head_dim); num_splits <= 1024. With
+// tokens non-null, block x merges token tokens[x] (a list of the batch's tokens), else token x.
 extern "C" __global__ void __launch_bounds__(128) attn_reduce(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, bf16* __restrict__ out,
-    const int* __restrict__ token_req, const int* __restrict__ query_start,
+    const int* __restrict__ tokens, const int* __restrict__ token_req, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, int num_heads, int head_dim, int chunk, int num_splits) {
   PDL_ENTER();
   __shared__ float wts[1024];
   __shared__ float red[4];
-  const int t = blockIdx.x, h = blockIdx.y;
+  const int t = tokens ? tokens[blockIdx.x] : blockIdx.x, h = blockIdx.y;
   const int r = token_req[t];
   const int ctx = seq_lens[r] - (query_start[r + 1] - 1 - t);
   const int ns = min(num_splits, (ctx + chunk - 1) / chunk);
