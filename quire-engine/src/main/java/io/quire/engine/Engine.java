@@ -341,7 +341,7 @@ public final class Engine implements AutoCloseable {
     int rows = states.size();
     boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
     try (DeviceBatch db = backend.prepare(out.batch())) {
-      Tensor logits = model.forward(db, kvCache);
+      Tensor logits = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
       if (rows == 0) return List.of();
       if (greedy && logits.dtype() == DType.F32) {
         if (argmaxIds.length < rows) argmaxIds = new int[rows];

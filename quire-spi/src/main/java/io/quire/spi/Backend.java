@@ -95,6 +95,18 @@ public interface Backend extends AutoCloseable {
     }
   }
 
+  /**
+   * Runs one step's forward pass: {@code forward} enqueues it and returns its logits tensor. A backend
+   * may record that work once for a batch shape and replay the recording for later batches of the same
+   * shape instead of calling {@code forward} (CUDA graphs); then the tensor recorded with it is returned.
+   * {@code owner} (the KV cache the forward writes) is part of the shape: work recorded for one owner is
+   * never replayed for another. {@code forward} must depend on the batch only through its device arrays
+   * and its shape. The default calls {@code forward}.
+   */
+  default Tensor runForward(Object owner, DeviceBatch batch, java.util.function.Supplier<Tensor> forward) {
+    return forward.get();
+  }
+
   @Override
   default void close() {}
 }

@@ -16,8 +16,11 @@ import io.quire.spi.Tensor;
 import io.quire.spi.WeightData;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
+import java.util.logging.Logger;
 
 /**
  * The CUDA backend: the driver API, NVRTC-compiled kernels and cuBLAS through FFM. Activations, weights
@@ -30,6 +33,7 @@ import java.util.Set;
  * change between ops. Calls must not overlap: the engine drives the backend from one thread at a time.
  */
 public final class CudaBackend implements Backend {
+  private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
   private static final int MAX_HEAD_DIM = 256;
   private static final int MAX_GRID_Y = 65535;
 
@@ -62,7 +66,17 @@ public final class CudaBackend implements Backend {
   private long attnItemsBytes;
   private long itemsGeneration = -1;
   private int itemsGroup;
-  private int itemsDecode, itemsPrefill, itemsDecodeMaxCtx;
+  private int itemsDecode, itemsPrefill;
+  // CUDA graphs of decode steps (env QUIRE_CUDA_GRAPHS=0 or graphs(false) turns them off): see runForward.
+  private boolean graphs = envFlag("QUIRE_CUDA_GRAPHS");
+  private final Map<GraphKey, Graph> graphCache = new HashMap<>();
+  private final Map<GraphKey, Integer> graphSeen = new HashMap<>();
+  private long bufferEpoch;
+  private long graphReplays, graphCaptures;
+  /** Largest decode batch recorded as a graph (vLLM's default capture sizes end at 512). */
+  static final int GRAPH_MAX_TOKENS = 512;
+  private static final int GRAPH_CACHE_MAX = 1024;
+  private long cublasWorkspace;
   // Longest context chunk one attn_split block walks (env QUIRE_CUDA_SPLIT_MAX_POSITIONS, e.g. 256; 0 = the
   // fill heuristic alone, which never splits once tokens x kv heads fill the GPU). Off by default: on an
   // H200, 256 decode rows at context ~610 ran attn_split at 1130 us/call split to <= 256 positions vs 1069
@@ -133,6 +147,7 @@ public final class CudaBackend implements Backend {
     this.kernels = new Kernels(cu, stream, ccMajor, ccMinor);
     this.cublas = new Cublas(stream);
     this.smCount = cu.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+    ensureCublasWorkspace();  // up front, so a KV pool sized after a profiling pass already counts it
   }
 
   /** Switches the speed paths (for comparisons): split-K attention, one-token gemv, launch fusion. */
@@ -140,8 +155,10 @@ public final class CudaBackend implements Backend {
     bind();
     flush();
     this.splitAttention = splitAttention;
+    this.tcAttention = splitAttention;
     this.gemv = gemv;
     this.fuse = fuse;
+    dropGraphs();
   }
 
   /** Switches the tensor-core paged attention (else attn_split); returns the previous setting. */
@@ -150,7 +167,156 @@ public final class CudaBackend implements Backend {
     flush();
     boolean prev = tcAttention;
     tcAttention = on;
+    dropGraphs();
     return prev;
+  }
+
+  /** Switches CUDA graphs of decode steps (see {@link #runForward}); returns the previous setting. */
+  public boolean graphs(boolean on) {
+    bind();
+    flush();
+    boolean prev = graphs;
+    graphs = on;
+    dropGraphs();
+    return prev;
+  }
+
+  /** Decode steps replayed from a CUDA graph, and graphs recorded, since the backend started. */
+  public long[] graphStats() {
+    return new long[] {graphReplays, graphCaptures};
+  }
+
+  private record GraphKey(Object owner, int tokens, int requests, int logitRows, int maxBlocks, long epoch) {}
+
+  private record Graph(MemorySegment exec, Tensor out) {}
+
+  /**
+   * CUDA graphs for decode steps (every request one query token, at most {@link #GRAPH_MAX_TOKENS}):
+   * the first step of a shape (owner, tokens, logit rows, block-table stride) runs eagerly, so every
+   * buffer the forward needs reaches its size outside a capture; the second is captured into a graph,
+   * and it and every later step of that shape replay the graph in one launch. A replay reads the same
+   * device arrays (batch buffer, KV cache, activations) the capture saw, refilled by prepare(); the
+   * kernels take nothing from the host that changes between steps of one shape (the attention derives
+   * its split chunks on the device). Moving any of those buffers drops every graph. A capture the
+   * driver refuses turns graphs off for this backend (logged) and the step runs eagerly.
+   */
+  @Override
+  public Tensor runForward(Object owner, DeviceBatch batch, java.util.function.Supplier<Tensor> forward) {
+    CudaDeviceBatch b = batch(batch);
+    BatchMetadata m = b.meta;
+    int t = m.numTokens();
+    if (!graphs || profiler != null || t == 0 || t > GRAPH_MAX_TOKENS || !decodeOnly(m)) return forward.get();
+    bind();
+    flush();
+    GraphKey key = new GraphKey(owner, t, m.numRequests(), m.logitsIndices().length, b.maxBlocks, bufferEpoch);
+    Graph g = graphCache.get(key);
+    if (g == null) {
+      if (graphSeen.merge(key, 1, Integer::sum) < 2) return forward.get();
+      long epoch = bufferEpoch;
+      g = capture(forward);
+      if (g == null) return forward.get();
+      if (bufferEpoch != epoch) {  // a buffer moved while recording (should not happen after the eager run)
+        cu.graphExecDestroy(g.exec());
+        return forward.get();
+      }
+      if (graphCache.size() >= GRAPH_CACHE_MAX) dropGraphs();
+      graphCache.put(key, g);
+      graphSeen.remove(key);
+      graphCaptures++;
+    } else {
+      graphReplays++;
+    }
+    cu.graphLaunch(g.exec(), stream);
+    return g.out();
+  }
+
+  /** Every request has exactly one query token. */
+  private static boolean decodeOnly(BatchMetadata m) {
+    int[] qsl = m.queryStartLoc();
+    if (m.numRequests() != m.numTokens()) return false;
+    for (int i = 0; i < qsl.length; i++) if (qsl[i] != i) return false;
+    return true;
+  }
+
+  /** Records forward into a graph (nothing runs); null, with graphs turned off, if the driver refuses. */
+  private Graph capture(java.util.function.Supplier<Tensor> forward) {
+    ensureCublasWorkspace();
+    cu.streamBeginCapture(stream);
+    Tensor out;
+    MemorySegment graph;
+    try {
+      out = forward.get();
+      flush();
+    } catch (RuntimeException e) {
+      abandonCapture();
+      if (e instanceof CudaException) {
+        disableGraphs(e);
+        return null;
+      }
+      throw e;
+    }
+    try {
+      graph = cu.streamEndCapture(stream);
+    } catch (CudaException e) {
+      resetPending();
+      disableGraphs(e);
+      return null;
+    }
+    try {
+      return new Graph(cu.graphInstantiate(graph), out);
+    } catch (CudaException e) {
+      disableGraphs(e);
+      return null;
+    } finally {
+      cu.graphDestroy(graph);
+    }
+  }
+
+  private void abandonCapture() {
+    resetPending();
+    try {
+      MemorySegment g = cu.streamEndCapture(stream);
+      if (g.address() != 0) cu.graphDestroy(g);
+    } catch (CudaException ignored) {
+      // the capture was already invalidated; the stream has left capture mode
+    }
+  }
+
+  private void disableGraphs(Exception e) {
+    graphs = false;
+    dropGraphs();
+    LOG.warning("CUDA graphs off for this backend, the capture failed: " + e.getMessage());
+  }
+
+  /** Forgets deferred launches (recorded into an abandoned capture). */
+  private void resetPending() {
+    pendRope = null;
+    for (int i = 0; i < pendCount; i++) pendW[i] = pendOut[i] = pendBias[i] = null;
+    pendCount = 0;
+    pendX = null;
+  }
+
+  /** A device buffer that kernels take as an argument moved: no recorded graph may replay. */
+  private void buffersMoved() {
+    bufferEpoch++;
+    dropGraphs();
+  }
+
+  private void dropGraphs() {
+    if (graphCache.isEmpty() && graphSeen.isEmpty()) return;
+    if (!graphCache.isEmpty()) {
+      cu.streamSynchronize(stream);
+      for (Graph g : graphCache.values()) cu.graphExecDestroy(g.exec());
+    }
+    graphCache.clear();
+    graphSeen.clear();
+  }
+
+  private void ensureCublasWorkspace() {
+    if (cublasWorkspace != 0) return;
+    long bytes = 32L << 20;  // cuBLAS's recommendation for Hopper
+    cublasWorkspace = alloc(bytes);
+    cublas.workspace(cublasWorkspace, bytes);
   }
 
   /**
@@ -476,6 +642,9 @@ public final class CudaBackend implements Backend {
     for (int idx : b.logitsIndices()) {
       if (idx < 0 || idx >= t) throw new IllegalArgumentException("logits index " + idx + " outside [0, " + t + ")");
     }
+    // Block-table rows padded to a power of two (at least 16): the row stride, which kernels take as an
+    // argument, then changes rarely as contexts grow, so a CUDA graph recorded for a shape keeps serving.
+    maxBlocks = Math.max(16, Integer.highestOneBit(maxBlocks - 1) << 1);
     int[] lens = {t, t, s + 1, s, t, s * maxBlocks, b.logitsIndices().length, t};
     int[] offsets = new int[lens.length];
     long total = 0;
@@ -491,6 +660,7 @@ public final class CudaBackend implements Backend {
       }
       batchCapacity = Math.max(total * 4, Math.max(1 << 16, batchCapacity * 2));
       batchBuffer = alloc(batchCapacity);
+      buffersMoved();
     }
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(total * 4, 16);
@@ -794,34 +964,32 @@ public final class CudaBackend implements Backend {
   private void tcAttention(CudaTensor qs, long kp, long vp, CudaTensor o, CudaDeviceBatch b, int heads, int nkv, int hd,
       int blockSize, float scale) {
     int group = heads / nkv;
-    uploadAttnItems(b, group);
     BatchMetadata m = b.meta;
     int t = m.numTokens();
-    if (itemsPrefill > 0) {
-      launch3("attn_prefill_tc", "attn_prefill_tc" + hd, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
-          attnItems + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
-          scale);
+    boolean decodeOnly = decodeOnly(m);  // token i is request i's only query token
+    long tokens = 0;
+    int nDecode = t;
+    if (!decodeOnly) {
+      uploadAttnItems(b, group);
+      tokens = attnItems;
+      nDecode = itemsDecode;
+      if (itemsPrefill > 0) {
+        launch3("attn_prefill_tc", "attn_prefill_tc" + hd, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
+            attnItems + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
+            scale);
+      }
     }
-    if (itemsDecode == 0) return;
+    if (nDecode == 0) return;
     int hgroups = ceilDiv(group, 16);
-    final int tile = 32;
-    int maxCtx = Math.max(1, itemsDecodeMaxCtx);
-    long units = (long) itemsDecode * nkv * hgroups;
-    // About four resident blocks per multiprocessor; split the contexts only to get there, each chunk a
-    // whole number of 32-key tiles.
+    // About four resident blocks per multiprocessor: split every context into that many chunks while
+    // tokens x kv heads fall short of it. The split count depends on the batch's size only; each block
+    // derives its chunk from its own context (split_chunk), so a captured graph stays valid.
+    long units = (long) nDecode * nkv * hgroups;
     long target = 4L * smCount;
-    int chunk, splits;
-    if (units >= target || maxCtx <= tile) {
-      chunk = ceilDiv(maxCtx, tile) * tile;
-      splits = 1;
-    } else {
-      int want = (int) Math.min(1024, ceilDiv(target, units));
-      chunk = ceilDiv(ceilDiv(maxCtx, want), tile) * tile;
-      splits = ceilDiv(maxCtx, chunk);
-    }
+    int splits = units >= target ? 1 : (int) Math.min(256, ceilDiv(target, units));
     long partO = 0, partMl = 0;
     if (splits > 1) {
-      long rowsParts = (long) t * heads * splits;
+      long rowsParts = (long) nDecode * heads * splits;  // partials of the decode items only
       long need = rowsParts * hd * 4 + rowsParts * 2 * 4 + 256;
       if (need > attnWorkBytes) {
         if (attnWork != 0) {
@@ -830,16 +998,17 @@ public final class CudaBackend implements Backend {
         }
         attnWorkBytes = Math.max(need, 8L << 20);
         attnWork = alloc(attnWorkBytes);
+        buffersMoved();
       }
       partO = attnWork;
       partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
     }
-    launch3("attn_decode_tc", "attn_decode_tc" + hd, itemsDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
-        partO, partMl, attnItems, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
-        heads, nkv, hgroups, chunk, splits, scale);
+    launch3("attn_decode_tc", "attn_decode_tc" + hd, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
+        partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
+        heads, nkv, hgroups, 0, splits, scale);
     if (splits > 1) {
-      launch("attn_reduce", itemsDecode, heads, 128, partO, partMl, o.ptr(), attnItems, b.tokenRequest, b.queryStart,
-          b.seqLens, heads, hd, chunk, splits);
+      launch("attn_reduce", nDecode, heads, 128, partO, partMl, o.ptr(), tokens, b.tokenRequest, b.queryStart,
+          b.seqLens, heads, hd, 0, splits);
     }
   }
 
@@ -849,12 +1018,11 @@ public final class CudaBackend implements Backend {
     BatchMetadata m = b.meta;
     int[] qsl = m.queryStartLoc();
     int perTile = Math.max(1, 64 / group);
-    int nDecode = 0, nPrefill = 0, maxCtx = 0;
+    int nDecode = 0, nPrefill = 0;
     for (int i = 0; i < m.numRequests(); i++) {
       int nq = qsl[i + 1] - qsl[i];
       if (nq == 1) {
         nDecode++;
-        maxCtx = Math.max(maxCtx, m.seqLens()[i]);
       } else if (nq > 1) {
         nPrefill += ceilDiv(nq, perTile);
       }
@@ -867,6 +1035,7 @@ public final class CudaBackend implements Backend {
       }
       attnItemsBytes = Math.max(bytes, 64L << 10);
       attnItems = alloc(attnItemsBytes);
+      buffersMoved();
     }
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(bytes, 16);
@@ -888,7 +1057,6 @@ public final class CudaBackend implements Backend {
     itemsGroup = group;
     itemsDecode = nDecode;
     itemsPrefill = nPrefill;
-    itemsDecodeMaxCtx = maxCtx;
   }
 
   /**
@@ -1075,6 +1243,7 @@ public final class CudaBackend implements Backend {
     bind();
     flush();
     cu.streamSynchronize(stream);
+    dropGraphs();
     if (profiler != null) {
       profiler.close();
       profiler = null;

@@ -15,7 +15,7 @@
 //   WM = 1 (decode): one token, its G <= 16 heads in 16 rows; the 4 warps take 8 keys each of every
 //     32-key tile and their partial results are merged at the end. With num_splits > 1 a block covers
 //     one chunk of the context and writes an unnormalised partial (acc, max, sum) for attn_reduce
-//     (attention_split.cu), in the same layout as attn_split.
+//     (attention_split.cu), rows indexed by the launch's decode item (blockIdx.x).
 // A row of token t sees keys 0 .. ctx-1, ctx = seq_lens[r] - (query_start[r + 1] - 1 - t).
 // Requires head_dim D in {16, 32, 64, 128}.
 #include "common.cuh"
@@ -88,7 +88,7 @@ __device__ __forceinline__ void attn_block(
     bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml, int r, int tok0, int ntok,
     int h0, int nh, int kvh, int kbeg, int kend_split, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,
-    int num_heads, int num_kv_heads, int split, int num_splits, float scale) {
+    int num_heads, int num_kv_heads, int split, int num_splits, int pitem, float scale) {
   constexpr int WK = 4 / WM;           // warps sharing the rows, splitting each tile's keys
   constexpr int KW = BN / WK;          // keys per warp per tile: 32 (prefill) or 8 (decode)
   constexpr int NT = KW / 8;           // score n-tiles per warp
@@ -312,9 +312,11 @@ __device__ __forceinline__ void attn_block(
     if (num_splits == 1) {
       out[hrow * D + d] = f2bf(L > 0.f ? acc / L : 0.f);
     } else {
-      part_o[(hrow * num_splits + split) * D + d] = acc;
+      // Partials by (decode item, head, split): the buffer scales with the decode rows, not the batch.
+      const size_t prow = (size_t)pitem * num_heads + h0 + row % nh;
+      part_o[(prow * num_splits + split) * D + d] = acc;
       if (d == 0) {
-        const size_t pi = hrow * num_splits + split;
+        const size_t pi = prow * num_splits + split;
         part_ml[2 * pi] = M == neg_inf() ? M : M * ln2;  // attn_reduce works in natural-log units
         part_ml[2 * pi + 1] = L;
       }
@@ -335,12 +337,13 @@ __device__ __forceinline__ void attn_prefill_body(
   const int kvh = blockIdx.y;
   const int ntok = min(64 / G, query_start[r + 1] - tok0);
   attn_block<D, 4>(q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, kvh * G, G, kvh, 0, 1 << 30, query_start,
-                   seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, scale);
+                   seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0, scale);
 }
 
-// Decode tokens (one query token each). tokens[i] = batch token index. Grid (tokens, num_kv_heads *
-// hgroups, num_splits): hgroups = ceil(G / 16) head groups of up to 16; split s covers keys
-// [s * chunk, (s + 1) * chunk).
+// Decode tokens (one query token each). tokens[i] = batch token index (tokens null: token i). Grid
+// (tokens, num_kv_heads * hgroups, num_splits): hgroups = ceil(G / 16) head groups of up to 16; split s
+// covers keys [s * chunk, (s + 1) * chunk), chunk <= 0: split_chunk(ctx, num_splits) of the token's own
+// context (so the launch's arguments do not depend on the contexts, and a CUDA graph can replay it).
 template <int D>
 __device__ __forceinline__ void attn_decode_body(
     const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, float* part_o, float* part_ml,
@@ -348,15 +351,17 @@ __device__ __forceinline__ void attn_decode_body(
     int max_blocks, int block_size, int num_heads, int num_kv_heads, int hgroups, int chunk, int num_splits,
     float scale) {
   PDL_ENTER();
-  const int t = tokens[blockIdx.x];
+  const int t = tokens ? tokens[blockIdx.x] : blockIdx.x;
   const int r = token_req[t];
   const int G = num_heads / num_kv_heads;
   const int kvh = blockIdx.y / hgroups, hg = blockIdx.y - kvh * hgroups;
   const int h0 = kvh * G + hg * 16, nh = min(16, G - hg * 16);
   const int split = blockIdx.z;
+  if (chunk <= 0) chunk = split_chunk(seq_lens[r] - (query_start[r + 1] - 1 - t), num_splits);
   const int kbeg = split * chunk;
   attn_block<D, 1>(q, k_cache, v_cache, out, part_o, part_ml, r, t, 1, h0, nh, kvh, kbeg, kbeg + chunk, query_start,
-                   seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, split, num_splits, scale);
+                   seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, split, num_splits, blockIdx.x,
+                   scale);
 }
 
 #define ATTN_TC(D)                                                                                                 \
