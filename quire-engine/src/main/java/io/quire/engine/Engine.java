@@ -20,6 +20,7 @@ import io.quire.models.ModelConfig;
 import io.quire.spi.Backend;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
+import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
 import io.quire.spi.Tensor;
 import io.quire.tokenizer.Tokenizer;
@@ -31,6 +32,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -90,6 +92,7 @@ public final class Engine implements AutoCloseable {
   private final Sampler sampler = new Sampler();
   private final int maxModelLen;
   private final int vocabSize;
+  private final KvCacheSizing kvCacheSizing; // null unless sized from gpu_memory_utilization
   private final LinkedBlockingQueue<Object> intake = new LinkedBlockingQueue<>();
   private final Map<String, Live> live = new HashMap<>(); // engine thread only
   private final Map<String, Boolean> liveIds = new ConcurrentHashMap<>();
@@ -115,27 +118,43 @@ public final class Engine implements AutoCloseable {
     }
     this.generationConfig = GenerationConfig.load(
         config.modelDir(), GenerationConfig.ModelConfigFallback.of(config.modelDir()));
+    Optional<DeviceMemory> beforeWeights = backend.deviceMemory();
     this.model = LlamaModel.load(config.modelDir(), backend, config.maxNumBatchedTokens(), config.maxNumSeqs());
     this.vocabSize = mc.vocabSize();
-    int numBlocks;
-    if (config.numKvBlocks() != null) {
-      numBlocks = config.numKvBlocks();
-    } else {
-      DType kvType = backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
-      numBlocks = (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.kvCacheBytes() / model.kvBytesPerBlock(config.blockSize(), kvType)));
-    }
     int len = config.maxModelLen() != null ? config.maxModelLen() : mc.maxPositionEmbeddings();
     if (mc.slidingWindow() != null && mc.slidingWindow() < len) {
       // Sliding-window attention is not implemented: within the window, full attention is exact.
       LOG.warning("max_model_len capped at the model's sliding_window " + mc.slidingWindow());
       len = mc.slidingWindow();
     }
-    if ((long) numBlocks * config.blockSize() < len) {
-      LOG.info("max_model_len " + len + " capped at the KV pool's capacity of " + (numBlocks * config.blockSize()) + " tokens");
-      len = numBlocks * config.blockSize();
+    int numBlocks;
+    try {
+      DType kvType = backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
+      long perBlock = model.kvBytesPerBlock(config.blockSize(), kvType);
+      if (config.numKvBlocks() != null) {
+        numBlocks = config.numKvBlocks();
+        kvCacheSizing = null;
+      } else if (config.kvCacheBytes() != null || beforeWeights.isEmpty()) {
+        long bytes = config.kvCacheBytes() != null ? config.kvCacheBytes() : EngineConfig.CPU_KV_CACHE_BYTES;
+        numBlocks = KvCacheSizing.blocksFromBytes(bytes, perBlock);
+        kvCacheSizing = null;
+      } else {
+        MemoryProfile profile = MemoryProfiler.profile(backend, model, beforeWeights.get(), config.blockSize(), len);
+        kvCacheSizing = KvCacheSizing.fromUtilization(
+            profile, config.gpuMemoryUtilization(), perBlock, config.blockSize(), len);
+        LOG.info(kvCacheSizing.summary());
+        numBlocks = kvCacheSizing.numBlocks();
+      }
+      if ((long) numBlocks * config.blockSize() < len) {
+        LOG.info("max_model_len " + len + " capped at the KV pool's capacity of " + (numBlocks * config.blockSize()) + " tokens");
+        len = numBlocks * config.blockSize();
+      }
+      this.kvCache = model.allocateKvCache(numBlocks, config.blockSize());
+    } catch (RuntimeException | Error e) {
+      model.close();
+      throw e;
     }
     this.maxModelLen = len;
-    this.kvCache = model.allocateKvCache(numBlocks, config.blockSize());
     this.scheduler = new Scheduler(new SchedulerConfig(
         config.maxNumSeqs(), config.maxNumBatchedTokens(), maxModelLen, config.blockSize(), numBlocks,
         config.enablePrefixCaching(), config.priorityPolicy() ? SchedulingPolicy.PRIORITY : SchedulingPolicy.FCFS,
@@ -218,6 +237,14 @@ public final class Engine implements AutoCloseable {
 
   public EngineConfig config() {
     return config;
+  }
+
+  /**
+   * How the KV pool was sized from gpu_memory_utilization (the profile and the blocks); empty when
+   * num_gpu_blocks_override or a KV byte size was given, or the backend has no device memory.
+   */
+  public Optional<KvCacheSizing> kvCacheSizing() {
+    return Optional.ofNullable(kvCacheSizing);
   }
 
   /** max_model_len in effect. */

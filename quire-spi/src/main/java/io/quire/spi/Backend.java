@@ -1,5 +1,7 @@
 package io.quire.spi;
 
+import java.util.Optional;
+
 /**
  * The device a model runs on: memory for weights, activations and the KV pool, and the ops of one
  * forward pass over a flat ragged batch. Nothing above this interface knows which backend runs.
@@ -106,6 +108,17 @@ public interface Backend extends AutoCloseable {
   default Tensor runForward(Object owner, DeviceBatch batch, java.util.function.Supplier<Tensor> forward) {
     return forward.get();
   }
+
+  /**
+   * The device's memory now, for sizing the KV pool from gpu_memory_utilization; empty for a backend
+   * without device memory of its own (the CPU backend, which works in the heap and mapped files).
+   */
+  default Optional<DeviceMemory> deviceMemory() {
+    return Optional.empty();
+  }
+
+  /** Starts a new high-water mark of {@link DeviceMemory#peakAllocatedBytes()} at what is held now. */
+  default void resetPeakMemory() {}
 
   @Override
   default void close() {}

@@ -10,6 +10,7 @@ import io.quire.spi.Backend;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
+import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
 import io.quire.spi.Rope;
 import io.quire.spi.Tensor;
@@ -17,9 +18,8 @@ import io.quire.spi.WeightData;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
+import java.util.Optional;
 import java.util.logging.Logger;
 
 /**
@@ -46,7 +46,11 @@ public final class CudaBackend implements Backend {
   private final Kernels kernels;
   private final Cublas cublas;
   private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
-  private final Set<Long> allocations = new HashSet<>();
+  // Every live device allocation (pointer -> bytes) and their sum, with its high-water mark since
+  // resetPeakMemory(); guarded by the map's lock.
+  private final Map<Long, Long> allocations = new HashMap<>();
+  private long allocatedBytes;
+  private long peakAllocatedBytes;
   private long batchBuffer;
   private long batchCapacity;
   private long generation;
@@ -450,10 +454,21 @@ public final class CudaBackend implements Backend {
     return "sm_" + ccMajor + ccMinor;
   }
 
-  /** {free, total} device memory in bytes. */
-  public long[] memoryInfo() {
+  /** The device's total and free memory (cuMemGetInfo) and this backend's own allocations. */
+  @Override
+  public Optional<DeviceMemory> deviceMemory() {
     bind();
-    return cu.memGetInfo();
+    long[] mem = cu.memGetInfo();
+    synchronized (allocations) {
+      return Optional.of(new DeviceMemory(mem[1], mem[0], allocatedBytes, peakAllocatedBytes));
+    }
+  }
+
+  @Override
+  public void resetPeakMemory() {
+    synchronized (allocations) {
+      peakAllocatedBytes = allocatedBytes;
+    }
   }
 
   /** Waits for all queued work (for timing). */
@@ -477,9 +492,12 @@ public final class CudaBackend implements Backend {
   // ---- memory ----
 
   private long alloc(long bytes) {
-    long p = cu.memAlloc(Math.max(bytes, 256));
+    long size = Math.max(bytes, 256);
+    long p = cu.memAlloc(size);
     synchronized (allocations) {
-      allocations.add(p);
+      allocations.put(p, size);
+      allocatedBytes += size;
+      peakAllocatedBytes = Math.max(peakAllocatedBytes, allocatedBytes);
     }
     return p;
   }
@@ -489,11 +507,12 @@ public final class CudaBackend implements Backend {
       bind();
       flush();
     }
-    boolean owned;
+    Long size;
     synchronized (allocations) {
-      owned = allocations.remove(ptr);
+      size = allocations.remove(ptr);
+      if (size != null) allocatedBytes -= size;
     }
-    if (owned && !closed) {
+    if (size != null && !closed) {
       bind();
       cu.memFree(ptr);
     }
@@ -1253,8 +1272,9 @@ public final class CudaBackend implements Backend {
       pinned = null;
     }
     synchronized (allocations) {
-      for (long p : allocations) cu.memFree(p);
+      for (long p : allocations.keySet()) cu.memFree(p);
       allocations.clear();
+      allocatedBytes = 0;
     }
     cublas.close();
     kernels.close();
