@@ -36,6 +36,9 @@ curl -s http://localhost:8000/v2/models/llama2-7b-chat-v1.0/generate \
 B=("${CLI[@]}" bench serve --url http://localhost:8000 --api triton --input-len 128 --output-len 128 --tokenizer $M7)
 echo "--- 1 request at a time (10 requests)"
 timeout 200 "${B[@]}" --num-prompts 10 --max-concurrency 1 --num-warmups 2 --result-json "$OUT/seed-1.json" 2>&1 | grep -v '^WARNING' | tail -22
+echo "--- where the 1-at-a-time TTFT goes (server metrics, sums over the requests so far / counts)"
+curl -s localhost:8002/metrics | grep -E "^vllm:(time_to_first_token_seconds|request_queue_time_seconds|request_prefill_time_seconds|request_decode_time_seconds|e2e_request_latency_seconds)_(sum|count)" | head -10
+for i in 1 2 3; do curl -s -o /dev/null -w "generate, 1 new token: %{time_total} s\n" localhost:8000/v2/models/llama2-7b-chat-v1.0/generate -d '{"text_input": "What is the capital of France?", "parameters": {"max_tokens": 1}}'; done
 echo "--- 100 requests at the same moment"
 timeout 200 "${B[@]}" --num-prompts 100 --request-rate inf --num-warmups 2 --result-json "$OUT/seed-100.json" 2>&1 | grep -v '^WARNING' | tail -22
 curl -s localhost:8002/metrics | grep -E "^vllm:(num_preemptions_total|cache_config_info|generation_tokens_total)" | head -5
@@ -44,10 +47,7 @@ python3 - "$OUT" <<'PY'
 import json, sys
 o = sys.argv[1]
 def load(n):
-    d = json.load(open(f"{o}/seed-{n}.json"))
-    while "output_throughput" not in d:  # the report may sit under a key
-        d = next(v for v in d.values() if isinstance(v, dict))
-    return d
+    return json.load(open(f"{o}/seed-{n}.json"))["results"][0]
 one, many = load(1), load(100)
 print(f"aggregate output throughput: 1 at a time {one['output_throughput']:.1f} tok/s, 100 at once {many['output_throughput']:.1f} tok/s: ratio {many['output_throughput'] / one['output_throughput']:.1f}x")
 for k in ("e2el_ms", "ttft_ms", "tpot_ms"):
