@@ -151,7 +151,13 @@ public final class CudaBackend implements Backend {
     this.kernels = new Kernels(cu, stream, ccMajor, ccMinor);
     this.cublas = new Cublas(stream);
     this.smCount = cu.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
-    ensureCublasWorkspace();  // up front, so a KV pool sized after a profiling pass already counts it
+    // Up front, so that a KV pool sized after a (prefill-shaped) profiling pass already counts them: the
+    // cuBLAS workspace, and the floors of the decode attention's split partials and work lists.
+    ensureCublasWorkspace();
+    attnWorkBytes = 8L << 20;
+    attnWork = alloc(attnWorkBytes);
+    attnItemsBytes = 64L << 10;
+    attnItems = alloc(attnItemsBytes);
   }
 
   /** Switches the speed paths (for comparisons): split-K attention, one-token gemv, launch fusion. */
