@@ -79,6 +79,8 @@ public final class CudaBackend implements Backend {
   private long graphReplays, graphCaptures;
   /** Largest decode batch recorded as a graph (vLLM's default capture sizes end at 512). */
   static final int GRAPH_MAX_TOKENS = 512;
+  /** Most context splits of one decode token. */
+  static final int MAX_DECODE_SPLITS = 64;
   private static final int GRAPH_CACHE_MAX = 1024;
   private long cublasWorkspace;
   // Longest context chunk one attn_split block walks (env QUIRE_CUDA_SPLIT_MAX_POSITIONS, e.g. 256; 0 = the
@@ -1011,7 +1013,7 @@ public final class CudaBackend implements Backend {
     // derives its chunk from its own context (split_chunk), so a captured graph stays valid.
     long units = (long) nDecode * nkv * hgroups;
     long target = 4L * smCount;
-    int splits = units >= target ? 1 : (int) Math.min(256, ceilDiv(target, units));
+    int splits = units >= target ? 1 : (int) Math.min(MAX_DECODE_SPLITS, ceilDiv(target, units));
     long partO = 0, partMl = 0;
     if (splits > 1) {
       long rowsParts = (long) nDecode * heads * splits;  // partials of the decode items only

@@ -30,7 +30,8 @@ final class CudaDriver {
       cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy;
   /** Stream capture and graphs: cuStreamBeginCapture_v2, cuStreamEndCapture, cuGraphInstantiateWithFlags, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy. */
   private final MethodHandle cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch,
-      cuGraphExecDestroy, cuGraphDestroy;
+      cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute;
+  static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
   static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
   /** cuLaunchKernelEx (CUDA 12+), or null where the driver lacks it. */
   private final MethodHandle cuLaunchKernelEx;
@@ -81,6 +82,7 @@ final class CudaDriver {
     cuGraphLaunch = lib.fn("cuGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     cuGraphExecDestroy = lib.fn("cuGraphExecDestroy", i_p);
     cuGraphDestroy = lib.fn("cuGraphDestroy", i_p);
+    cuFuncSetAttribute = lib.fn("cuFuncSetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     cuMemAllocHost = lib.fn("cuMemAllocHost_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     cuMemFreeHost = lib.fn("cuMemFreeHost", i_p);
     cuEventCreate = lib.fn("cuEventCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
@@ -277,6 +279,11 @@ final class CudaDriver {
       throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
           + bx + "x" + by + "x" + bz + ") failed: " + errorName(rc) + " (" + rc + ")");
     }
+  }
+
+  /** cuFuncSetAttribute: e.g. lets a kernel take more than 48 KB of dynamic shared memory. */
+  void funcSetAttribute(MemorySegment f, int attribute, int value, String name) {
+    check(NativeCalls.callInt(() -> (int) cuFuncSetAttribute.invokeExact(f, attribute, value)), "cuFuncSetAttribute(" + name + ")");
   }
 
   /** Starts capturing the work enqueued on {@code stream} by this thread into a graph. */

@@ -21,6 +21,7 @@
 #include "common.cuh"
 
 #define BN 32        // keys per tile
+#define DECODE_STAGES 3  // K/V tiles in flight per decode block (shared memory 3 x 2 x 32 x (D + 8) x 2 bytes)
 #define NTHREADS 128
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
@@ -73,18 +74,18 @@ __device__ __forceinline__ void split2(float x0, float x1, unsigned& hi, unsigne
   lo = (unsigned)f2bf(x0 - bf2f(h0)) | ((unsigned)f2bf(x1 - bf2f(h1)) << 16);
 }
 
-template <int D>
+template <int D, int STAGES>
 struct Smem {
   static constexpr int LD = D + 8;  // padded row: 8 consecutive keys fall in different banks
-  bf16 k[2][BN][LD];
-  bf16 v[2][BN][LD];
+  bf16 k[STAGES][BN][LD];
+  bf16 v[STAGES][BN][LD];
 };
 
 // One block's work: request r, query tokens [tok0, tok0 + ntok), q heads [h0, h0 + nh) of kv head kvh,
 // keys [kbeg, kend). Writes out (num_splits == 1) or the partials of split `split`.
-template <int D, int WM>
+template <int D, int WM, int STAGES>
 __device__ __forceinline__ void attn_block(
-    const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    unsigned char* smem_raw, const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml, int r, int tok0, int ntok,
     int h0, int nh, int kvh, int kbeg, int kend_split, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,
@@ -95,8 +96,7 @@ __device__ __forceinline__ void attn_block(
   constexpr int KS = D / 16;           // k-steps over the head dimension
   constexpr int DT = D / 8;            // output n-tiles
   constexpr int CH = D / 8;            // 16-byte chunks per key row
-  __shared__ __align__(16) unsigned char smem_raw[sizeof(Smem<D>)];
-  Smem<D>& sm = *reinterpret_cast<Smem<D>*>(smem_raw);
+  Smem<D, STAGES>& sm = *reinterpret_cast<Smem<D, STAGES>*>(smem_raw);
   __shared__ float s_m[4][16], s_l[4][16];
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -153,17 +153,18 @@ __device__ __forceinline__ void attn_block(
     }
   };
 
-  if (ntiles > 0) load_tile(0, 0);
-  cp_async_commit();
+  // STAGES - 1 tiles in flight ahead of the one in use; one commit group per tile (empty past the end),
+  // so waiting for all but the newest STAGES - 1 groups means this tile has landed.
+#pragma unroll
+  for (int st = 0; st < STAGES - 1; st++) {
+    if (st < ntiles) load_tile(st, st);
+    cp_async_commit();
+  }
   for (int tile = 0; tile < ntiles; tile++) {
-    const int buf = tile & 1;
-    if (tile + 1 < ntiles) {
-      load_tile(tile + 1, buf ^ 1);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+    const int buf = tile % STAGES;
+    if (tile + STAGES - 1 < ntiles) load_tile(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
+    cp_async_commit();
+    cp_async_wait<STAGES - 1>();
     __syncthreads();
 
     const int key0 = wk * KW;              // this warp's first key within the tile
@@ -273,7 +274,7 @@ __device__ __forceinline__ void attn_block(
   // and the loop ended on a barrier). so[wk][row][d], rows of this warp at wm * 16.
   float* so = reinterpret_cast<float*>(smem_raw);
   constexpr int OROWS = WM * 16;
-  static_assert(sizeof(Smem<D>) >= (size_t)WK * OROWS * D * sizeof(float), "epilogue does not fit");
+  static_assert(sizeof(Smem<D, STAGES>) >= (size_t)WK * OROWS * D * sizeof(float), "epilogue does not fit");
   {
     const int la = lane >> 2, c0 = (lane & 3) * 2;
     float* base = so + ((size_t)wk * OROWS + wm * 16) * D;
@@ -336,7 +337,8 @@ __device__ __forceinline__ void attn_prefill_body(
   const int G = num_heads / num_kv_heads;
   const int kvh = blockIdx.y;
   const int ntok = min(64 / G, query_start[r + 1] - tok0);
-  attn_block<D, 4>(q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, kvh * G, G, kvh, 0, 1 << 30, query_start,
+  __shared__ __align__(16) unsigned char smem[sizeof(Smem<D, 2>)];
+  attn_block<D, 4, 2>(smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, kvh * G, G, kvh, 0, 1 << 30, query_start,
                    seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0, scale);
 }
 
@@ -344,12 +346,15 @@ __device__ __forceinline__ void attn_prefill_body(
 // (tokens, num_kv_heads * hgroups, num_splits): hgroups = ceil(G / 16) head groups of up to 16; split s
 // covers keys [s * chunk, (s + 1) * chunk), chunk <= 0: split_chunk(ctx, num_splits) of the token's own
 // context (so the launch's arguments do not depend on the contexts, and a CUDA graph can replay it).
+// With num_splits > 1, attn_reduce (attention_split.cu) merges the partials. (Merging them in the last
+// block to finish, through an arrival counter, was tried: at batch 1 on an H200 it took 24.5 us per layer
+// against 12.1 + 8.2 for this kernel and attn_reduce, the merge's dependent loads landing on the tail.)
 template <int D>
 __device__ __forceinline__ void attn_decode_body(
     const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, float* part_o, float* part_ml,
-    const int* tokens, const int* token_req, const int* query_start, const int* seq_lens, const int* block_tables,
-    int max_blocks, int block_size, int num_heads, int num_kv_heads, int hgroups, int chunk, int num_splits,
-    float scale) {
+    const int* tokens, const int* token_req, const int* query_start, const int* seq_lens,
+    const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads, int hgroups,
+    int chunk, int num_splits, float scale) {
   PDL_ENTER();
   const int t = tokens ? tokens[blockIdx.x] : blockIdx.x;
   const int r = token_req[t];
@@ -359,7 +364,8 @@ __device__ __forceinline__ void attn_decode_body(
   const int split = blockIdx.z;
   if (chunk <= 0) chunk = split_chunk(seq_lens[r] - (query_start[r + 1] - 1 - t), num_splits);
   const int kbeg = split * chunk;
-  attn_block<D, 1>(q, k_cache, v_cache, out, part_o, part_ml, r, t, 1, h0, nh, kvh, kbeg, kbeg + chunk, query_start,
+  extern __shared__ __align__(16) unsigned char dyn_smem[];  // DECODE_STAGES stages: dynamic, > 48 KB at D = 128
+  attn_block<D, 1, DECODE_STAGES>(dyn_smem, q, k_cache, v_cache, out, part_o, part_ml, r, t, 1, h0, nh, kvh, kbeg, kbeg + chunk, query_start,
                    seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, split, num_splits, blockIdx.x,
                    scale);
 }
