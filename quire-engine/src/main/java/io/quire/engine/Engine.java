@@ -106,6 +106,7 @@ public final class Engine implements AutoCloseable {
   private static final boolean DEVICE_ARGMAX = !"0".equals(System.getenv("QUIRE_DEVICE_ARGMAX"));
 
   private long promptTokens, generationTokens, steps, finishedStop, finishedLength, finishedAbort;
+  private long stepNanos, executeNanos;
 
   private Engine(EngineConfig config, Backend backend) {
     this.config = config;
@@ -303,6 +304,15 @@ public final class Engine implements AutoCloseable {
   }
 
   private void step() {
+    long stepStart = System.nanoTime();
+    try {
+      stepBody(stepStart);
+    } finally {
+      stepNanos += System.nanoTime() - stepStart;
+    }
+  }
+
+  private void stepBody(long stepStart) {
     SchedulerOutput out = scheduler.schedule();
     long now = System.nanoTime();
     for (ScheduledRequest s : out.scheduled()) {
@@ -322,7 +332,9 @@ public final class Engine implements AutoCloseable {
     for (ScheduledRequest s : out.scheduled()) {
       if (s.samples()) states.add(((Seq) s.request().engineState).sampling());
     }
+    long t0 = System.nanoTime();
     List<SampledToken> tokens = execute(out, states);
+    executeNanos += System.nanoTime() - t0;
     int[] sampled = new int[rows];
     for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
     scheduler.onStepDone(out, sampled);
@@ -459,7 +471,7 @@ public final class Engine implements AutoCloseable {
     SchedulerStats s = scheduler.stats();
     stats = new EngineStats(s.numRunning(), s.numWaiting() + intake.size(), s.kvBlocksUsed(), s.kvBlocksTotal(), s.kvUsage(),
         s.prefixCacheQueries(), s.prefixCacheHits(), s.numPreemptions(), promptTokens, generationTokens, steps,
-        finishedStop, finishedLength, finishedAbort);
+        finishedStop, finishedLength, finishedAbort, stepNanos, executeNanos);
   }
 
   /**
