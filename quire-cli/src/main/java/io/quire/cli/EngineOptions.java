@@ -27,19 +27,30 @@ final class EngineOptions {
   @Option(names = "--block-size", defaultValue = "16", description = "Tokens per KV block. Default: ${DEFAULT-VALUE}.")
   int blockSize;
 
-  @Option(names = "--num-kv-blocks", description = "KV blocks in the pool (default: sized from --kv-cache-space).")
+  @Option(names = "--num-kv-blocks", description = "KV blocks in the pool (vLLM's num_gpu_blocks_override; default: sized, see --kv-cache-space).")
   Integer numKvBlocks;
 
-  @Option(names = "--kv-cache-space", defaultValue = "2", description = "GiB for the KV pool on the CPU. Default: ${DEFAULT-VALUE}.")
-  double kvCacheGiB;
+  @Option(names = "--kv-cache-space", description = "GiB for the KV pool. Default: on the CPU 2; on CUDA what --gpu-memory-utilization leaves after the weights and a profiling step.")
+  Double kvCacheGiB;
+
+  @Option(names = "--gpu-memory-utilization", defaultValue = "0.9",
+      description = "CUDA, when neither --num-kv-blocks nor --kv-cache-space is given: the fraction of the GPU's memory to fill, KV pool included. Default: ${DEFAULT-VALUE}.")
+  double gpuMemoryUtilization;
 
   @Option(names = "--no-enable-prefix-caching", description = "Turn automatic prefix caching off.")
   boolean noPrefixCaching;
 
   EngineConfig config() {
+    if (kvCacheGiB != null && !(kvCacheGiB > 0)) {
+      throw new IllegalArgumentException("--kv-cache-space must be > 0 GiB, got " + kvCacheGiB);
+    }
+    if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) {
+      throw new IllegalArgumentException("--gpu-memory-utilization must be in (0, 1], got " + gpuMemoryUtilization);
+    }
     EngineConfig d = EngineConfig.cpuDefaults(model);
-    return new EngineConfig(model, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks,
-        (long) (kvCacheGiB * (1L << 30)), !noPrefixCaching, false, d.maxWaiting(), null);
+    Long kvBytes = kvCacheGiB == null ? null : (long) (kvCacheGiB * (1L << 30));
+    return new EngineConfig(model, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvBytes,
+        gpuMemoryUtilization, !noPrefixCaching, false, d.maxWaiting(), null);
   }
 
   Backend backend() {

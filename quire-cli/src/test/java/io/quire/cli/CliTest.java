@@ -83,5 +83,10 @@ class CliTest {
     assertTrue(badTemp.err().contains("temperature"), badTemp.err());
     Run badDevice = run("generate", "--model", model.toString(), "--prompt", "hi", "--device", "tpu");
     assertTrue(badDevice.err().contains("--device"), badDevice.err());
+    Run badUtil = run("generate", "--model", model.toString(), "--prompt", "hi", "--gpu-memory-utilization", "1.5");
+    assertEquals(1, badUtil.exit());
+    assertTrue(badUtil.err().contains("--gpu-memory-utilization must be in (0, 1], got 1.5"), badUtil.err());
+    Run badSpace = run("generate", "--model", model.toString(), "--prompt", "hi", "--kv-cache-space", "0");
+    assertTrue(badSpace.err().contains("--kv-cache-space must be > 0"), badSpace.err());
   }
 }

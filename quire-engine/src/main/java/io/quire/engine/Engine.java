@@ -21,6 +21,7 @@ import io.quire.models.ModelConfig;
 import io.quire.spi.Backend;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
+import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
 import io.quire.spi.Tensor;
 import io.quire.tokenizer.Tokenizer;
@@ -32,6 +33,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -91,6 +93,7 @@ public final class Engine implements AutoCloseable {
   private final Sampler sampler = new Sampler();
   private final int maxModelLen;
   private final int vocabSize;
+  private final KvCacheSizing kvCacheSizing; // null unless sized from gpu_memory_utilization
   private final LinkedBlockingQueue<Object> intake = new LinkedBlockingQueue<>();
   private final Map<String, Live> live = new HashMap<>(); // engine thread only
   private final Map<String, Boolean> liveIds = new ConcurrentHashMap<>();
@@ -108,6 +111,7 @@ public final class Engine implements AutoCloseable {
   private final DeviceSampling deviceSampling;
 
   private long promptTokens, generationTokens, steps, finishedStop, finishedLength, finishedAbort;
+  private long stepNanos, executeNanos;
 
   private Engine(EngineConfig config, Backend backend) {
     this.config = config;
@@ -120,27 +124,43 @@ public final class Engine implements AutoCloseable {
     }
     this.generationConfig = GenerationConfig.load(
         config.modelDir(), GenerationConfig.ModelConfigFallback.of(config.modelDir()));
+    Optional<DeviceMemory> beforeWeights = backend.deviceMemory();
     this.model = LlamaModel.load(config.modelDir(), backend, config.maxNumBatchedTokens(), config.maxNumSeqs());
     this.vocabSize = mc.vocabSize();
-    int numBlocks;
-    if (config.numKvBlocks() != null) {
-      numBlocks = config.numKvBlocks();
-    } else {
-      DType kvType = backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
-      numBlocks = (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.kvCacheBytes() / model.kvBytesPerBlock(config.blockSize(), kvType)));
-    }
     int len = config.maxModelLen() != null ? config.maxModelLen() : mc.maxPositionEmbeddings();
     if (mc.slidingWindow() != null && mc.slidingWindow() < len) {
       // Sliding-window attention is not implemented: within the window, full attention is exact.
       LOG.warning("max_model_len capped at the model's sliding_window " + mc.slidingWindow());
       len = mc.slidingWindow();
     }
-    if ((long) numBlocks * config.blockSize() < len) {
-      LOG.info("max_model_len " + len + " capped at the KV pool's capacity of " + (numBlocks * config.blockSize()) + " tokens");
-      len = numBlocks * config.blockSize();
+    int numBlocks;
+    try {
+      DType kvType = backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
+      long perBlock = model.kvBytesPerBlock(config.blockSize(), kvType);
+      if (config.numKvBlocks() != null) {
+        numBlocks = config.numKvBlocks();
+        kvCacheSizing = null;
+      } else if (config.kvCacheBytes() != null || beforeWeights.isEmpty()) {
+        long bytes = config.kvCacheBytes() != null ? config.kvCacheBytes() : EngineConfig.CPU_KV_CACHE_BYTES;
+        numBlocks = KvCacheSizing.blocksFromBytes(bytes, perBlock);
+        kvCacheSizing = null;
+      } else {
+        MemoryProfile profile = MemoryProfiler.profile(backend, model, beforeWeights.get(), config.blockSize(), len);
+        kvCacheSizing = KvCacheSizing.fromUtilization(
+            profile, config.gpuMemoryUtilization(), perBlock, config.blockSize(), len);
+        LOG.info(kvCacheSizing.summary());
+        numBlocks = kvCacheSizing.numBlocks();
+      }
+      if ((long) numBlocks * config.blockSize() < len) {
+        LOG.info("max_model_len " + len + " capped at the KV pool's capacity of " + (numBlocks * config.blockSize()) + " tokens");
+        len = numBlocks * config.blockSize();
+      }
+      this.kvCache = model.allocateKvCache(numBlocks, config.blockSize());
+    } catch (RuntimeException | Error e) {
+      model.close();
+      throw e;
     }
     this.maxModelLen = len;
-    this.kvCache = model.allocateKvCache(numBlocks, config.blockSize());
     this.scheduler = new Scheduler(new SchedulerConfig(
         config.maxNumSeqs(), config.maxNumBatchedTokens(), maxModelLen, config.blockSize(), numBlocks,
         config.enablePrefixCaching(), config.priorityPolicy() ? SchedulingPolicy.PRIORITY : SchedulingPolicy.FCFS,
@@ -226,6 +246,14 @@ public final class Engine implements AutoCloseable {
     return config;
   }
 
+  /**
+   * How the KV pool was sized from gpu_memory_utilization (the profile and the blocks); empty when
+   * num_gpu_blocks_override or a KV byte size was given, or the backend has no device memory.
+   */
+  public Optional<KvCacheSizing> kvCacheSizing() {
+    return Optional.ofNullable(kvCacheSizing);
+  }
+
   /** max_model_len in effect. */
   public int maxModelLen() {
     return maxModelLen;
@@ -282,6 +310,15 @@ public final class Engine implements AutoCloseable {
   }
 
   private void step() {
+    long stepStart = System.nanoTime();
+    try {
+      stepBody(stepStart);
+    } finally {
+      stepNanos += System.nanoTime() - stepStart;
+    }
+  }
+
+  private void stepBody(long stepStart) {
     SchedulerOutput out = scheduler.schedule();
     long now = System.nanoTime();
     for (ScheduledRequest s : out.scheduled()) {
@@ -301,7 +338,9 @@ public final class Engine implements AutoCloseable {
     for (ScheduledRequest s : out.scheduled()) {
       if (s.samples()) states.add(((Seq) s.request().engineState).sampling());
     }
+    long t0 = System.nanoTime();
     List<SampledToken> tokens = execute(out, states);
+    executeNanos += System.nanoTime() - t0;
     int[] sampled = new int[rows];
     for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
     scheduler.onStepDone(out, sampled);
@@ -351,7 +390,7 @@ public final class Engine implements AutoCloseable {
     int rows = states.size();
     boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
     try (DeviceBatch db = backend.prepare(out.batch())) {
-      Tensor logits = model.forward(db, kvCache);
+      Tensor logits = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
       if (rows == 0) return List.of();
       if (greedy && logits.dtype() == DType.F32) {
         if (argmaxIds.length < rows) argmaxIds = new int[rows];
@@ -445,7 +484,7 @@ public final class Engine implements AutoCloseable {
     SchedulerStats s = scheduler.stats();
     stats = new EngineStats(s.numRunning(), s.numWaiting() + intake.size(), s.kvBlocksUsed(), s.kvBlocksTotal(), s.kvUsage(),
         s.prefixCacheQueries(), s.prefixCacheHits(), s.numPreemptions(), promptTokens, generationTokens, steps,
-        finishedStop, finishedLength, finishedAbort);
+        finishedStop, finishedLength, finishedAbort, stepNanos, executeNanos);
   }
 
   /**

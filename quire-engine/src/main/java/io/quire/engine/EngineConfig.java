@@ -4,14 +4,21 @@ import java.nio.file.Path;
 
 /**
  * Engine arguments, with vLLM's names in the comments. Null means "derive": maxModelLen from the
- * model's max_position_embeddings, the number of KV blocks from kvCacheBytes.
+ * model's max_position_embeddings, the KV pool as below.
+ *
+ * <p>The KV pool, first rule that applies: {@code numKvBlocks} blocks; else {@code kvCacheBytes}
+ * bytes; else, on a backend with device memory (CUDA), what {@code gpuMemoryUtilization} of the
+ * device leaves after the weights and the peak of a profiling step (vLLM's rule, see
+ * {@link KvCacheSizing}); else (the CPU) {@link #CPU_KV_CACHE_BYTES}.
  *
  * @param maxNumSeqs max_num_seqs: most sequences in one step (256)
  * @param maxNumBatchedTokens max_num_batched_tokens: token budget of one step (2048 on the CPU)
  * @param maxModelLen max_model_len: prompt plus output limit
  * @param blockSize block_size: tokens per KV block (16)
- * @param numKvBlocks KV blocks in the pool; null to size from kvCacheBytes
- * @param kvCacheBytes memory for the KV pool when numKvBlocks is null
+ * @param numKvBlocks num_gpu_blocks_override: KV blocks in the pool; null to size it
+ * @param kvCacheBytes memory for the KV pool when numKvBlocks is null; null to size it
+ * @param gpuMemoryUtilization gpu_memory_utilization: the fraction of the device's memory this engine
+ *     may fill, KV pool included, in (0, 1] (0.9); used only when the two above are null
  * @param enablePrefixCaching enable_prefix_caching (true)
  * @param priorityPolicy scheduling_policy "priority" instead of "fcfs"
  * @param maxWaiting bounded waiting queue; beyond it submit fails with "overloaded"
@@ -24,41 +31,67 @@ public record EngineConfig(
     Integer maxModelLen,
     int blockSize,
     Integer numKvBlocks,
-    long kvCacheBytes,
+    Long kvCacheBytes,
+    double gpuMemoryUtilization,
     boolean enablePrefixCaching,
     boolean priorityPolicy,
     int maxWaiting,
     Integer defaultMaxTokens) {
 
+  /** vLLM's default gpu_memory_utilization. */
+  public static final double DEFAULT_GPU_MEMORY_UTILIZATION = 0.9;
+
+  /** The KV pool on a backend without device memory (the CPU) when neither blocks nor bytes are given. */
+  public static final long CPU_KV_CACHE_BYTES = 2L << 30;
+
+  public EngineConfig {
+    if (!(gpuMemoryUtilization > 0 && gpuMemoryUtilization <= 1)) {
+      throw new IllegalArgumentException("gpu_memory_utilization must be in (0, 1], got " + gpuMemoryUtilization);
+    }
+    if (kvCacheBytes != null && kvCacheBytes <= 0) {
+      throw new IllegalArgumentException("kv_cache_bytes must be > 0, got " + kvCacheBytes);
+    }
+  }
+
+  /** The defaults of DESIGN.md, with the CPU's max_num_batched_tokens (2048); the KV pool is sized. */
   public static EngineConfig cpuDefaults(Path modelDir) {
-    return new EngineConfig(modelDir, 256, 2048, null, 16, null, 2L << 30, true, false, 4096, null);
+    return new EngineConfig(modelDir, 256, 2048, null, 16, null, null, DEFAULT_GPU_MEMORY_UTILIZATION, true, false, 4096,
+        null);
   }
 
   public EngineConfig withMaxModelLen(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, v, blockSize, numKvBlocks, kvCacheBytes, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, v, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
   }
 
   public EngineConfig withNumKvBlocks(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, v, kvCacheBytes, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, v, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+  }
+
+  public EngineConfig withKvCacheBytes(Long v) {
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, v, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+  }
+
+  public EngineConfig withGpuMemoryUtilization(double v) {
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, v, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
   }
 
   public EngineConfig withMaxNumBatchedTokens(int v) {
-    return new EngineConfig(modelDir, maxNumSeqs, v, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, v, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
   }
 
   public EngineConfig withMaxNumSeqs(int v) {
-    return new EngineConfig(modelDir, v, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, v, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
   }
 
   public EngineConfig withPrefixCaching(boolean v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, v, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, v, priorityPolicy, maxWaiting, defaultMaxTokens);
   }
 
   public EngineConfig withMaxWaiting(int v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, enablePrefixCaching, priorityPolicy, v, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, v, defaultMaxTokens);
   }
 
   public EngineConfig withDefaultMaxTokens(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, enablePrefixCaching, priorityPolicy, maxWaiting, v);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, v);
   }
 }

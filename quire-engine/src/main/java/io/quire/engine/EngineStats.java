@@ -15,4 +15,8 @@ public record EngineStats(
     long numSteps,
     long requestsFinishedStop,
     long requestsFinishedLength,
-    long requestsFinishedAbort) {}
+    long requestsFinishedAbort,
+    /** Wall time the engine thread spent in steps (scheduling, forward, sampling, outputs), ns. */
+    long stepNanos,
+    /** Of that, in the forward pass and sampling, up to the sampled ids on the host (the device's share), ns. */
+    long executeNanos) {}

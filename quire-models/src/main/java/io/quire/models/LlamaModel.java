@@ -33,6 +33,7 @@ public final class LlamaModel implements AutoCloseable {
   private final Rope rope;
   private final int maxTokens;
   private final int maxLogitRows;
+  private long weightBytes;
   // Activation buffers, sized once for the largest step; each step uses the first T rows.
   private final Tensor x, h, q, k, v, attn, proj, gateUp, act, logitHidden, logits;
 
@@ -106,7 +107,12 @@ public final class LlamaModel implements AutoCloseable {
   }
 
   private Tensor w(String name) {
-    return backend.loadWeight(store.get(name));
+    return counted(backend.loadWeight(store.get(name)));
+  }
+
+  private Tensor counted(Tensor weight) {
+    weightBytes += (long) weight.rows() * weight.cols() * weight.dtype().bytes();
+    return weight;
   }
 
   /** gate and up stacked by rows, so one matmul yields [T, 2I] for siluMul. */
@@ -117,7 +123,7 @@ public final class LlamaModel implements AutoCloseable {
     MemorySegment.copy(g.data(), 0, both, 0, g.data().byteSize());
     MemorySegment.copy(u.data(), 0, both, g.data().byteSize(), u.data().byteSize());
     String name = gateName.replace("gate_proj", "gate_up_proj");
-    return backend.loadWeight(new WeightData(name, g.dtype(), g.rows() + u.rows(), g.cols(), both));
+    return counted(backend.loadWeight(new WeightData(name, g.dtype(), g.rows() + u.rows(), g.cols(), both)));
   }
 
   public ModelConfig config() {
@@ -130,6 +136,11 @@ public final class LlamaModel implements AutoCloseable {
 
   public int maxLogitRows() {
     return maxLogitRows;
+  }
+
+  /** Bytes of the weights as the backend holds them (its dtype: bf16 on CUDA); tied embeddings count once. */
+  public long weightBytes() {
+    return weightBytes;
   }
 
   public KvCache allocateKvCache(int numBlocks, int blockSize) {

@@ -1,6 +1,7 @@
 package io.quire.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,6 +71,22 @@ class ModelRepositoryTest {
     assertEquals(32, ec.blockSize());
     assertEquals(2048, ec.maxNumBatchedTokens());
     assertEquals(8192, a.toEngineConfig(Path.of("m"), "cuda", 0).maxNumBatchedTokens());
+  }
+
+  @Test
+  void kvPoolIsSizedFromGpuMemoryUtilizationUnlessBlocksOrBytesAreGiven() throws Exception {
+    EngineConfig sized = EngineArgs.resolve(Map.of(), Map.of("gpu_memory_utilization", "0.85"), Map.of())
+        .toEngineConfig(Path.of("m"), "cuda", 0);
+    assertEquals(0.85, sized.gpuMemoryUtilization());
+    assertNull(sized.numKvBlocks());
+    assertNull(sized.kvCacheBytes(), "no byte size: the engine sizes the pool (utilization on CUDA, 2 GiB on the CPU)");
+    EngineConfig explicit = EngineArgs.resolve(Map.of("num_gpu_blocks_override", 512, "kv_cache_bytes", 1L << 30), Map.of(),
+        Map.of()).toEngineConfig(Path.of("m"), "cuda", 0);
+    assertEquals(512, explicit.numKvBlocks());
+    assertEquals(1L << 30, explicit.kvCacheBytes());
+    var e = assertThrows(InvalidModelException.class,
+        () -> EngineArgs.resolve(Map.of("kv_cache_bytes", 0), Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("kv_cache_bytes"), e.getMessage());
   }
 
   @Test

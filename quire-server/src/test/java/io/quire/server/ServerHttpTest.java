@@ -671,6 +671,10 @@ class ServerHttpTest {
     assertTrue(text.contains("vllm:request_success_total{finished_reason=\"length\",model=\"" + SEED + "\",version=\"1\"}")
         || text.contains("vllm:request_success_total{model=\"" + SEED + "\",version=\"1\",finished_reason=\"length\"}"), text);
     assertTrue(metric("vllm:generation_tokens_total", SEED) >= total * 6);
+    Matcher cache = Pattern.compile("(?m)^vllm:cache_config_info\\{([^}]*model=\"" + SEED + "\"[^}]*)\\} 1$").matcher(text);
+    assertTrue(cache.find(), text);
+    assertTrue(cache.group(1).contains("num_gpu_blocks=\"1024\""), cache.group(1)); // model.json's num_gpu_blocks_override
+    assertTrue(cache.group(1).contains("block_size=\"16\""), cache.group(1));
   }
 
   private static String request(int k) {

@@ -1,5 +1,7 @@
 package io.quire.spi;
 
+import java.util.Optional;
+
 /**
  * The device a model runs on: memory for weights, activations and the KV pool, and the ops of one
  * forward pass over a flat ragged batch. Nothing above this interface knows which backend runs.
@@ -109,6 +111,29 @@ public interface Backend extends AutoCloseable {
   default void sample(Tensor logits, SamplingBatch batch, SampledRows out) {
     throw new UnsupportedOperationException("backend " + name() + " does not sample on the device");
   }
+
+  /**
+   * Runs one step's forward pass: {@code forward} enqueues it and returns its logits tensor. A backend
+   * may record that work once for a batch shape and replay the recording for later batches of the same
+   * shape instead of calling {@code forward} (CUDA graphs); then the tensor recorded with it is returned.
+   * {@code owner} (the KV cache the forward writes) is part of the shape: work recorded for one owner is
+   * never replayed for another. {@code forward} must depend on the batch only through its device arrays
+   * and its shape. The default calls {@code forward}.
+   */
+  default Tensor runForward(Object owner, DeviceBatch batch, java.util.function.Supplier<Tensor> forward) {
+    return forward.get();
+  }
+
+  /**
+   * The device's memory now, for sizing the KV pool from gpu_memory_utilization; empty for a backend
+   * without device memory of its own (the CPU backend, which works in the heap and mapped files).
+   */
+  default Optional<DeviceMemory> deviceMemory() {
+    return Optional.empty();
+  }
+
+  /** Starts a new high-water mark of {@link DeviceMemory#peakAllocatedBytes()} at what is held now. */
+  default void resetPeakMemory() {}
 
   @Override
   default void close() {}

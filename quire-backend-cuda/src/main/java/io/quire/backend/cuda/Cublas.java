@@ -3,6 +3,7 @@ package io.quire.backend.cuda;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -25,6 +26,7 @@ final class Cublas implements AutoCloseable {
   private final MemorySegment handle;
   private final Arena arena = Arena.ofShared();
   private final MemorySegment alpha, beta0, beta1;
+  private final MethodHandle setWorkspace;
 
   Cublas(MemorySegment stream) {
     NativeLibrary l = library();
@@ -32,6 +34,7 @@ final class Cublas implements AutoCloseable {
     MethodHandle setStream = l.fn("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     destroy = l.fn("cublasDestroy_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     statusName = l.fn("cublasGetStatusName", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    setWorkspace = l.fn("cublasSetWorkspace_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     gemmEx = l.fn("cublasGemmEx", FunctionDescriptor.of(JAVA_INT,
         ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
         ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
@@ -45,6 +48,14 @@ final class Cublas implements AutoCloseable {
     alpha = arena.allocateFrom(JAVA_FLOAT, 1f);
     beta0 = arena.allocateFrom(JAVA_FLOAT, 0f);
     beta1 = arena.allocateFrom(JAVA_FLOAT, 1f);
+  }
+
+  /**
+   * Gives cuBLAS a workspace of our own (device pointer, bytes), so that no call allocates one: a
+   * GEMM captured into a CUDA graph then replays against memory that stays put.
+   */
+  void workspace(long ptr, long bytes) {
+    check(NativeCalls.callInt(() -> (int) setWorkspace.invokeExact(handle, ptr, bytes)), "cublasSetWorkspace");
   }
 
   static NativeLibrary library() {

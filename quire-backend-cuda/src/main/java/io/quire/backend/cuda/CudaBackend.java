@@ -10,6 +10,7 @@ import io.quire.spi.Backend;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
+import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
 import io.quire.spi.Rope;
 import io.quire.spi.SampledRows;
@@ -18,8 +19,10 @@ import io.quire.spi.Tensor;
 import io.quire.spi.WeightData;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.logging.Logger;
 
 /**
  * The CUDA backend: the driver API, NVRTC-compiled kernels and cuBLAS through FFM. Activations, weights
@@ -32,6 +35,7 @@ import java.util.Set;
  * change between ops. Calls must not overlap: the engine drives the backend from one thread at a time.
  */
 public final class CudaBackend implements Backend {
+  private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
   private static final int MAX_HEAD_DIM = 256;
   private static final int MAX_GRID_Y = 65535;
 
@@ -44,7 +48,11 @@ public final class CudaBackend implements Backend {
   private final Kernels kernels;
   private final Cublas cublas;
   private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
-  private final Set<Long> allocations = new HashSet<>();
+  // Every live device allocation (pointer -> bytes) and their sum, with its high-water mark since
+  // resetPeakMemory(); guarded by the map's lock.
+  private final Map<Long, Long> allocations = new HashMap<>();
+  private long allocatedBytes;
+  private long peakAllocatedBytes;
   private long batchBuffer;
   private long batchCapacity;
   private long generation;
@@ -55,6 +63,28 @@ public final class CudaBackend implements Backend {
   private boolean splitAttention = envFlag("QUIRE_CUDA_SPLIT_ATTENTION");
   private boolean gemv = envFlag("QUIRE_CUDA_GEMV");
   private boolean fuse = envFlag("QUIRE_CUDA_FUSE");
+  // Tensor-core paged attention (attention_tc.cu) for head_dim 16/32/64/128 and <= 64 q heads per kv
+  // head; env QUIRE_CUDA_TC_ATTENTION=0 (or tcAttention(false)) falls back to attn_split.
+  private boolean tcAttention = envFlag("QUIRE_CUDA_TC_ATTENTION");
+  // The work lists of the tensor-core attention for one (batch, q heads per kv head), uploaded once per
+  // step at the first layer's attention: decode token indices, then (request, first token) prefill tiles.
+  private long attnItems;
+  private long attnItemsBytes;
+  private long itemsGeneration = -1;
+  private int itemsGroup;
+  private int itemsDecode, itemsPrefill;
+  // CUDA graphs of decode steps (env QUIRE_CUDA_GRAPHS=0 or graphs(false) turns them off): see runForward.
+  private boolean graphs = envFlag("QUIRE_CUDA_GRAPHS");
+  private final Map<GraphKey, Graph> graphCache = new HashMap<>();
+  private final Map<GraphKey, Integer> graphSeen = new HashMap<>();
+  private long bufferEpoch;
+  private long graphReplays, graphCaptures;
+  /** Largest decode batch recorded as a graph (vLLM's default capture sizes end at 512). */
+  static final int GRAPH_MAX_TOKENS = 512;
+  /** Most context splits of one decode token. */
+  static final int MAX_DECODE_SPLITS = 64;
+  private static final int GRAPH_CACHE_MAX = 1024;
+  private long cublasWorkspace;
   // Longest context chunk one attn_split block walks (env QUIRE_CUDA_SPLIT_MAX_POSITIONS, e.g. 256; 0 = the
   // fill heuristic alone, which never splits once tokens x kv heads fill the GPU). Off by default: on an
   // H200, 256 decode rows at context ~610 ran attn_split at 1130 us/call split to <= 256 positions vs 1069
@@ -126,6 +156,13 @@ public final class CudaBackend implements Backend {
     this.kernels = new Kernels(cu, stream, ccMajor, ccMinor);
     this.cublas = new Cublas(stream);
     this.smCount = cu.attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+    // Up front, so that a KV pool sized after a (prefill-shaped) profiling pass already counts them: the
+    // cuBLAS workspace, and the floors of the decode attention's split partials and work lists.
+    ensureCublasWorkspace();
+    attnWorkBytes = 8L << 20;
+    attnWork = alloc(attnWorkBytes);
+    attnItemsBytes = 64L << 10;
+    attnItems = alloc(attnItemsBytes);
   }
 
   /** Switches the speed paths (for comparisons): split-K attention, one-token gemv, launch fusion. */
@@ -133,8 +170,168 @@ public final class CudaBackend implements Backend {
     bind();
     flush();
     this.splitAttention = splitAttention;
+    this.tcAttention = splitAttention;
     this.gemv = gemv;
     this.fuse = fuse;
+    dropGraphs();
+  }
+
+  /** Switches the tensor-core paged attention (else attn_split); returns the previous setting. */
+  public boolean tcAttention(boolean on) {
+    bind();
+    flush();
+    boolean prev = tcAttention;
+    tcAttention = on;
+    dropGraphs();
+    return prev;
+  }
+
+  /** Switches CUDA graphs of decode steps (see {@link #runForward}); returns the previous setting. */
+  public boolean graphs(boolean on) {
+    bind();
+    flush();
+    boolean prev = graphs;
+    graphs = on;
+    dropGraphs();
+    return prev;
+  }
+
+  /** Decode steps replayed from a CUDA graph, and graphs recorded, since the backend started. */
+  public long[] graphStats() {
+    return new long[] {graphReplays, graphCaptures};
+  }
+
+  private record GraphKey(Object owner, int tokens, int requests, int logitRows, int maxBlocks, long epoch) {}
+
+  private record Graph(MemorySegment exec, Tensor out) {}
+
+  /**
+   * CUDA graphs for decode steps (every request one query token, at most {@link #GRAPH_MAX_TOKENS}):
+   * the first step of a shape (owner, tokens, logit rows, block-table stride) runs eagerly, so every
+   * buffer the forward needs reaches its size outside a capture; the second is captured into a graph,
+   * and it and every later step of that shape replay the graph in one launch. A replay reads the same
+   * device arrays (batch buffer, KV cache, activations) the capture saw, refilled by prepare(); the
+   * kernels take nothing from the host that changes between steps of one shape (the attention derives
+   * its split chunks on the device). Moving any of those buffers drops every graph. A capture the
+   * driver refuses turns graphs off for this backend (logged) and the step runs eagerly.
+   */
+  @Override
+  public Tensor runForward(Object owner, DeviceBatch batch, java.util.function.Supplier<Tensor> forward) {
+    CudaDeviceBatch b = batch(batch);
+    BatchMetadata m = b.meta;
+    int t = m.numTokens();
+    if (!graphs || profiler != null || t == 0 || t > GRAPH_MAX_TOKENS || !decodeOnly(m)) return forward.get();
+    bind();
+    flush();
+    GraphKey key = new GraphKey(owner, t, m.numRequests(), m.logitsIndices().length, b.maxBlocks, bufferEpoch);
+    Graph g = graphCache.get(key);
+    if (g == null) {
+      if (graphSeen.merge(key, 1, Integer::sum) < 2) return forward.get();
+      long epoch = bufferEpoch;
+      g = capture(forward);
+      if (g == null) return forward.get();
+      if (bufferEpoch != epoch) {  // a buffer moved while recording (should not happen after the eager run)
+        cu.graphExecDestroy(g.exec());
+        return forward.get();
+      }
+      if (graphCache.size() >= GRAPH_CACHE_MAX) dropGraphs();
+      graphCache.put(key, g);
+      graphSeen.remove(key);
+      graphCaptures++;
+    } else {
+      graphReplays++;
+    }
+    cu.graphLaunch(g.exec(), stream);
+    return g.out();
+  }
+
+  /** Every request has exactly one query token. */
+  private static boolean decodeOnly(BatchMetadata m) {
+    int[] qsl = m.queryStartLoc();
+    if (m.numRequests() != m.numTokens()) return false;
+    for (int i = 0; i < qsl.length; i++) if (qsl[i] != i) return false;
+    return true;
+  }
+
+  /** Records forward into a graph (nothing runs); null, with graphs turned off, if the driver refuses. */
+  private Graph capture(java.util.function.Supplier<Tensor> forward) {
+    ensureCublasWorkspace();
+    cu.streamBeginCapture(stream);
+    Tensor out;
+    MemorySegment graph;
+    try {
+      out = forward.get();
+      flush();
+    } catch (RuntimeException e) {
+      abandonCapture();
+      if (e instanceof CudaException) {
+        disableGraphs(e);
+        return null;
+      }
+      throw e;
+    }
+    try {
+      graph = cu.streamEndCapture(stream);
+    } catch (CudaException e) {
+      resetPending();
+      disableGraphs(e);
+      return null;
+    }
+    try {
+      return new Graph(cu.graphInstantiate(graph), out);
+    } catch (CudaException e) {
+      disableGraphs(e);
+      return null;
+    } finally {
+      cu.graphDestroy(graph);
+    }
+  }
+
+  private void abandonCapture() {
+    resetPending();
+    try {
+      MemorySegment g = cu.streamEndCapture(stream);
+      if (g.address() != 0) cu.graphDestroy(g);
+    } catch (CudaException ignored) {
+      // the capture was already invalidated; the stream has left capture mode
+    }
+  }
+
+  private void disableGraphs(Exception e) {
+    graphs = false;
+    dropGraphs();
+    LOG.warning("CUDA graphs off for this backend, the capture failed: " + e.getMessage());
+  }
+
+  /** Forgets deferred launches (recorded into an abandoned capture). */
+  private void resetPending() {
+    pendRope = null;
+    for (int i = 0; i < pendCount; i++) pendW[i] = pendOut[i] = pendBias[i] = null;
+    pendCount = 0;
+    pendX = null;
+  }
+
+  /** A device buffer that kernels take as an argument moved: no recorded graph may replay. */
+  private void buffersMoved() {
+    bufferEpoch++;
+    dropGraphs();
+  }
+
+  private void dropGraphs() {
+    if (graphCache.isEmpty() && graphSeen.isEmpty()) return;
+    if (!graphCache.isEmpty()) {
+      cu.streamSynchronize(stream);
+      for (Graph g : graphCache.values()) cu.graphExecDestroy(g.exec());
+    }
+    graphCache.clear();
+    graphSeen.clear();
+  }
+
+  private void ensureCublasWorkspace() {
+    if (cublasWorkspace != 0) return;
+    long bytes = 32L << 20;  // cuBLAS's recommendation for Hopper
+    cublasWorkspace = alloc(bytes);
+    cublas.workspace(cublasWorkspace, bytes);
   }
 
   /**
@@ -268,10 +465,21 @@ public final class CudaBackend implements Backend {
     return "sm_" + ccMajor + ccMinor;
   }
 
-  /** {free, total} device memory in bytes. */
-  public long[] memoryInfo() {
+  /** The device's total and free memory (cuMemGetInfo) and this backend's own allocations. */
+  @Override
+  public Optional<DeviceMemory> deviceMemory() {
     bind();
-    return cu.memGetInfo();
+    long[] mem = cu.memGetInfo();
+    synchronized (allocations) {
+      return Optional.of(new DeviceMemory(mem[1], mem[0], allocatedBytes, peakAllocatedBytes));
+    }
+  }
+
+  @Override
+  public void resetPeakMemory() {
+    synchronized (allocations) {
+      peakAllocatedBytes = allocatedBytes;
+    }
   }
 
   /** Waits for all queued work (for timing). */
@@ -295,9 +503,12 @@ public final class CudaBackend implements Backend {
   // ---- memory ----
 
   private long alloc(long bytes) {
-    long p = cu.memAlloc(Math.max(bytes, 256));
+    long size = Math.max(bytes, 256);
+    long p = cu.memAlloc(size);
     synchronized (allocations) {
-      allocations.add(p);
+      allocations.put(p, size);
+      allocatedBytes += size;
+      peakAllocatedBytes = Math.max(peakAllocatedBytes, allocatedBytes);
     }
     return p;
   }
@@ -307,11 +518,12 @@ public final class CudaBackend implements Backend {
       bind();
       flush();
     }
-    boolean owned;
+    Long size;
     synchronized (allocations) {
-      owned = allocations.remove(ptr);
+      size = allocations.remove(ptr);
+      if (size != null) allocatedBytes -= size;
     }
-    if (owned && !closed) {
+    if (size != null && !closed) {
       bind();
       cu.memFree(ptr);
     }
@@ -460,6 +672,9 @@ public final class CudaBackend implements Backend {
     for (int idx : b.logitsIndices()) {
       if (idx < 0 || idx >= t) throw new IllegalArgumentException("logits index " + idx + " outside [0, " + t + ")");
     }
+    // Block-table rows padded to a power of two (at least 16): the row stride, which kernels take as an
+    // argument, then changes rarely as contexts grow, so a CUDA graph recorded for a shape keeps serving.
+    maxBlocks = Math.max(16, Integer.highestOneBit(maxBlocks - 1) << 1);
     int[] lens = {t, t, s + 1, s, t, s * maxBlocks, b.logitsIndices().length, t};
     int[] offsets = new int[lens.length];
     long total = 0;
@@ -475,6 +690,7 @@ public final class CudaBackend implements Backend {
       }
       batchCapacity = Math.max(total * 4, Math.max(1 << 16, batchCapacity * 2));
       batchBuffer = alloc(batchCapacity);
+      buffersMoved();
     }
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(total * 4, 16);
@@ -757,12 +973,120 @@ public final class CudaBackend implements Backend {
     long kp = c.keys(layer), vp = c.values(layer);
     bind();
     flush();
+    int group = heads / nkv;
+    if (tcAttention && t > 0 && (hd == 16 || hd == 32 || hd == 64 || hd == 128) && group <= 64) {
+      tcAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
+      return;
+    }
     if (splitAttention && hd % 8 == 0 && t > 0) {
       splitAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
       return;
     }
     launch("paged_attention", t, heads, 128, qs.ptr(), kp, vp, o.ptr(), b.tokenRequest, b.queryStart,
         b.seqLens, b.blockTables, b.maxBlocks, c.blockSize(), heads, nkv, hd, scale);
+  }
+
+  /**
+   * Tensor-core attention (attention_tc.cu): one launch over the decode tokens (one token's q heads of a
+   * kv head per block; the context split into chunks while tokens x kv heads do not fill the GPU, merged
+   * by attn_reduce) and one over the prefill tiles (64 / G tokens of one request's chunk per block).
+   */
+  private void tcAttention(CudaTensor qs, long kp, long vp, CudaTensor o, CudaDeviceBatch b, int heads, int nkv, int hd,
+      int blockSize, float scale) {
+    int group = heads / nkv;
+    BatchMetadata m = b.meta;
+    int t = m.numTokens();
+    boolean decodeOnly = decodeOnly(m);  // token i is request i's only query token
+    long tokens = 0;
+    int nDecode = t;
+    if (!decodeOnly) {
+      uploadAttnItems(b, group);
+      tokens = attnItems;
+      nDecode = itemsDecode;
+      if (itemsPrefill > 0) {
+        launch3("attn_prefill_tc", "attn_prefill_tc" + hd, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
+            attnItems + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
+            scale);
+      }
+    }
+    if (nDecode == 0) return;
+    int hgroups = ceilDiv(group, 16);
+    // About four resident blocks per multiprocessor: split every context into that many chunks while
+    // tokens x kv heads fall short of it. The split count depends on the batch's size only; each block
+    // derives its chunk from its own context (split_chunk), so a captured graph stays valid.
+    long units = (long) nDecode * nkv * hgroups;
+    long target = 4L * smCount;
+    int splits = units >= target ? 1 : (int) Math.min(MAX_DECODE_SPLITS, ceilDiv(target, units));
+    long partO = 0, partMl = 0;
+    if (splits > 1) {
+      long rowsParts = (long) nDecode * heads * splits;  // partials of the decode items only
+      long need = rowsParts * hd * 4 + rowsParts * 2 * 4 + 256;
+      if (need > attnWorkBytes) {
+        if (attnWork != 0) {
+          cu.streamSynchronize(stream);
+          free(attnWork);
+        }
+        attnWorkBytes = Math.max(need, 8L << 20);
+        attnWork = alloc(attnWorkBytes);
+        buffersMoved();
+      }
+      partO = attnWork;
+      partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
+    }
+    launch3("attn_decode_tc", "attn_decode_tc" + hd, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
+        partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
+        heads, nkv, hgroups, 0, splits, scale);
+    if (splits > 1) {
+      launch("attn_reduce", nDecode, heads, 128, partO, partMl, o.ptr(), tokens, b.tokenRequest, b.queryStart,
+          b.seqLens, heads, hd, 0, splits);
+    }
+  }
+
+  /** Builds and uploads the tensor-core attention's work lists once per (batch, group). */
+  private void uploadAttnItems(CudaDeviceBatch b, int group) {
+    if (itemsGeneration == b.generation && itemsGroup == group) return;
+    BatchMetadata m = b.meta;
+    int[] qsl = m.queryStartLoc();
+    int perTile = Math.max(1, 64 / group);
+    int nDecode = 0, nPrefill = 0;
+    for (int i = 0; i < m.numRequests(); i++) {
+      int nq = qsl[i + 1] - qsl[i];
+      if (nq == 1) {
+        nDecode++;
+      } else if (nq > 1) {
+        nPrefill += ceilDiv(nq, perTile);
+      }
+    }
+    long bytes = 4L * (nDecode + 2L * nPrefill) + 16;
+    if (bytes > attnItemsBytes) {
+      if (attnItems != 0) {
+        cu.streamSynchronize(stream);
+        free(attnItems);
+      }
+      attnItemsBytes = Math.max(bytes, 64L << 10);
+      attnItems = alloc(attnItemsBytes);
+      buffersMoved();
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(bytes, 16);
+      int d = 0, p = nDecode;
+      for (int i = 0; i < m.numRequests(); i++) {
+        int nq = qsl[i + 1] - qsl[i];
+        if (nq == 1) {
+          host.setAtIndex(JAVA_INT, d++, qsl[i]);
+        } else {
+          for (int t0 = qsl[i]; t0 < qsl[i + 1]; t0 += perTile) {
+            host.setAtIndex(JAVA_INT, p++, i);
+            host.setAtIndex(JAVA_INT, p++, t0);
+          }
+        }
+      }
+      cu.memcpyHtoDAsync(attnItems, host, bytes, stream);
+    }
+    itemsGeneration = b.generation;
+    itemsGroup = group;
+    itemsDecode = nDecode;
+    itemsPrefill = nPrefill;
   }
 
   /**
@@ -824,8 +1148,8 @@ public final class CudaBackend implements Backend {
         b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, hd, hgroups, lanes,
         chunk, splits, scale);
     if (splits > 1) {
-      launch("attn_reduce", t, heads, 128, partO, partMl, o.ptr(), b.tokenRequest, b.queryStart, b.seqLens, heads, hd,
-          chunk, splits);
+      launch("attn_reduce", t, heads, 128, partO, partMl, o.ptr(), null, b.tokenRequest, b.queryStart, b.seqLens, heads,
+          hd, chunk, splits);
     }
   }
 
@@ -963,7 +1287,7 @@ public final class CudaBackend implements Backend {
     }
     bind();
     flush();
-    if (sampler == null) sampler = new CudaSampler(cu, stream, kernels);
+    if (sampler == null) sampler = new CudaSampler(cu, stream, kernels, this::alloc, this::free);
     sampler.sample(c.ptr(), c.cols(), batch, out, noSort, keptMask, profiler);
   }
 
@@ -973,6 +1297,7 @@ public final class CudaBackend implements Backend {
     bind();
     flush();
     cu.streamSynchronize(stream);
+    dropGraphs();
     if (sampler != null) sampler.close();
     if (profiler != null) {
       profiler.close();
@@ -983,8 +1308,9 @@ public final class CudaBackend implements Backend {
       pinned = null;
     }
     synchronized (allocations) {
-      for (long p : allocations) cu.memFree(p);
+      for (long p : allocations.keySet()) cu.memFree(p);
       allocations.clear();
+      allocatedBytes = 0;
     }
     cublas.close();
     kernels.close();

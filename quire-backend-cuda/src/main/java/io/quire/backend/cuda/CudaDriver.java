@@ -28,6 +28,11 @@ final class CudaDriver {
       cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuStreamCreate, cuStreamSynchronize,
       cuStreamDestroy, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel, cuMemAllocHost, cuMemFreeHost,
       cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy;
+  /** Stream capture and graphs: cuStreamBeginCapture_v2, cuStreamEndCapture, cuGraphInstantiateWithFlags, cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy. */
+  private final MethodHandle cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch,
+      cuGraphExecDestroy, cuGraphDestroy, cuFuncSetAttribute;
+  static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+  static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
   /** cuLaunchKernelEx (CUDA 12+), or null where the driver lacks it. */
   private final MethodHandle cuLaunchKernelEx;
   /** CUlaunchConfig: grid x/y/z, block x/y/z, shared bytes (7 uints), stream at 32, attrs at 40, count at 48. */
@@ -71,6 +76,13 @@ final class CudaDriver {
       ex = null;
     }
     cuLaunchKernelEx = ex;
+    cuStreamBeginCapture = lib.fn("cuStreamBeginCapture_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    cuStreamEndCapture = lib.fn("cuStreamEndCapture", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    cuGraphInstantiate = lib.fn("cuGraphInstantiateWithFlags", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+    cuGraphLaunch = lib.fn("cuGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    cuGraphExecDestroy = lib.fn("cuGraphExecDestroy", i_p);
+    cuGraphDestroy = lib.fn("cuGraphDestroy", i_p);
+    cuFuncSetAttribute = lib.fn("cuFuncSetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     cuMemAllocHost = lib.fn("cuMemAllocHost_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     cuMemFreeHost = lib.fn("cuMemFreeHost", i_p);
     cuEventCreate = lib.fn("cuEventCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
@@ -267,6 +279,49 @@ final class CudaDriver {
       throw new CudaException("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block "
           + bx + "x" + by + "x" + bz + ") failed: " + errorName(rc) + " (" + rc + ")");
     }
+  }
+
+  /** cuFuncSetAttribute: e.g. lets a kernel take more than 48 KB of dynamic shared memory. */
+  void funcSetAttribute(MemorySegment f, int attribute, int value, String name) {
+    check(NativeCalls.callInt(() -> (int) cuFuncSetAttribute.invokeExact(f, attribute, value)), "cuFuncSetAttribute(" + name + ")");
+  }
+
+  /** Starts capturing the work enqueued on {@code stream} by this thread into a graph. */
+  void streamBeginCapture(MemorySegment stream) {
+    check(NativeCalls.callInt(() -> (int) cuStreamBeginCapture.invokeExact(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)),
+        "cuStreamBeginCapture");
+  }
+
+  /**
+   * Ends the capture on {@code stream}; returns the graph, or throws (the stream leaves capture mode
+   * either way, and a failed capture leaves no graph).
+   */
+  MemorySegment streamEndCapture(MemorySegment stream) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      check(NativeCalls.callInt(() -> (int) cuStreamEndCapture.invokeExact(stream, p)), "cuStreamEndCapture");
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  MemorySegment graphInstantiate(MemorySegment graph) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      check(NativeCalls.callInt(() -> (int) cuGraphInstantiate.invokeExact(p, graph, 0L)), "cuGraphInstantiateWithFlags");
+      return p.get(ADDRESS, 0);
+    }
+  }
+
+  void graphLaunch(MemorySegment exec, MemorySegment stream) {
+    check(NativeCalls.callInt(() -> (int) cuGraphLaunch.invokeExact(exec, stream)), "cuGraphLaunch");
+  }
+
+  void graphExecDestroy(MemorySegment exec) {
+    check(NativeCalls.callInt(() -> (int) cuGraphExecDestroy.invokeExact(exec)), "cuGraphExecDestroy");
+  }
+
+  void graphDestroy(MemorySegment graph) {
+    check(NativeCalls.callInt(() -> (int) cuGraphDestroy.invokeExact(graph)), "cuGraphDestroy");
   }
 
   boolean hasLaunchKernelEx() {

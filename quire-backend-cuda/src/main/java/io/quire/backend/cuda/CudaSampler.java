@@ -10,6 +10,8 @@ import io.quire.spi.SamplingBatch;
 import io.quire.spi.SamplingMath;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
+import java.util.function.LongConsumer;
+import java.util.function.LongUnaryOperator;
 
 /**
  * Sampling on the device for {@link CudaBackend#sample} (sample.cu): the batch is packed into one
@@ -37,15 +39,20 @@ final class CudaSampler implements AutoCloseable {
   private final CudaDriver cu;
   private final MemorySegment stream;
   private final Kernels kernels;
+  private final LongUnaryOperator alloc;
+  private final LongConsumer free;
   private long device;
   private long deviceBytes;
   private MemorySegment host;
   private long hostBytes;
 
-  CudaSampler(CudaDriver cu, MemorySegment stream, Kernels kernels) {
+  /** {@code alloc} and {@code free} are the backend's, so its memory accounting sees the sampler's buffer. */
+  CudaSampler(CudaDriver cu, MemorySegment stream, Kernels kernels, LongUnaryOperator alloc, LongConsumer free) {
     this.cu = cu;
     this.stream = stream;
     this.kernels = kernels;
+    this.alloc = alloc;
+    this.free = free;
   }
 
   /**
@@ -68,9 +75,9 @@ final class CudaSampler implements AutoCloseable {
     long need = outAt + outBytes;
     if (need > deviceBytes) {
       cu.streamSynchronize(stream);
-      if (device != 0) cu.memFree(device);
+      if (device != 0) free.accept(device);
       deviceBytes = Math.max(need, 1L << 20);
-      device = cu.memAlloc(deviceBytes);
+      device = alloc.applyAsLong(deviceBytes);
     }
     long hostNeed = Math.max(inBytes, outBytes);
     if (hostNeed > hostBytes) {
@@ -133,11 +140,10 @@ final class CudaSampler implements AutoCloseable {
     return (n + 255) & ~255L;
   }
 
+  /** Frees the pinned host buffer; the device buffer goes with the backend's allocations. */
   @Override
   public void close() {
-    if (device != 0) cu.memFree(device);
     if (host != null) cu.memFreeHost(host);
-    device = 0;
     host = null;
   }
 }

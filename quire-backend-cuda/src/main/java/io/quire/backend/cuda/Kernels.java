@@ -40,12 +40,27 @@ final class Kernels {
       Map.entry("write_kv.cu", List.of("write_kv")),
       Map.entry("paged_attention.cu", List.of("paged_attention")),
       Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
+      Map.entry("attention_tc.cu", List.of("attn_prefill_tc16", "attn_decode_tc16", "attn_prefill_tc32",
+          "attn_decode_tc32", "attn_prefill_tc64", "attn_decode_tc64", "attn_prefill_tc128", "attn_decode_tc128")),
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
       Map.entry("argmax.cu", List.of("argmax_rows")),
       Map.entry("sample.cu", List.of("sample_rows")),
       Map.entry("bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32")));
   private static final List<String> HEADERS = List.of("common.cuh");
+  /**
+   * Kernels launched with dynamic shared memory, and how much: the decode attention's three K/V stages
+   * of 32 keys, 3 x 2 x 32 x (head_dim + 8) x 2 bytes (attention_tc.cu, DECODE_STAGES).
+   */
+  private static final Map<String, Integer> DYNAMIC_SMEM = Map.of(
+      "attn_decode_tc16", decodeSmem(16), "attn_decode_tc32", decodeSmem(32),
+      "attn_decode_tc64", decodeSmem(64), "attn_decode_tc128", decodeSmem(128));
+
+  private static int decodeSmem(int headDim) {
+    return 3 * 2 * 32 * (headDim + 8) * 2;
+  }
+
+  private final Map<String, Integer> smemBytes = new HashMap<>();
   private static final int MAX_ARGS = 32;
 
   private final CudaDriver cu;
@@ -85,7 +100,15 @@ final class Kernels {
       String src = resource(f.getKey());
       byte[] cubin = cubin(nvrtc, f.getKey(), src, headers, options, arch);
       MemorySegment module = cu.moduleLoadData(cubin);
-      for (String k : f.getValue()) functions.put(k, cu.moduleGetFunction(module, k));
+      for (String k : f.getValue()) {
+        MemorySegment fn = cu.moduleGetFunction(module, k);
+        functions.put(k, fn);
+        Integer smem = DYNAMIC_SMEM.get(k);
+        if (smem != null) {
+          cu.funcSetAttribute(fn, CudaDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem, k);
+          smemBytes.put(k, smem);
+        }
+      }
     }
   }
 
@@ -146,6 +169,7 @@ final class Kernels {
     if (f == null) throw new IllegalArgumentException("no kernel " + name);
     if (args.length > MAX_ARGS) throw new IllegalArgumentException(name + ": too many arguments");
     if (gx == 0 || gy == 0 || gz == 0) return;
+    int smem = smemBytes.getOrDefault(name, 0);
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case Long l -> argValues.set(JAVA_LONG, 8L * i, l);
@@ -162,10 +186,10 @@ final class Kernels {
       launchConfig.set(JAVA_INT, 12, block);
       launchConfig.set(JAVA_INT, 16, 1);
       launchConfig.set(JAVA_INT, 20, 1);
-      launchConfig.set(JAVA_INT, 24, 0);
+      launchConfig.set(JAVA_INT, 24, smem);
       cu.launchKernelEx(launchConfig, f, argPointers, name);
     } else {
-      cu.launchKernel(f, gx, gy, gz, block, 1, 1, 0, stream, argPointers, name);
+      cu.launchKernel(f, gx, gy, gz, block, 1, 1, smem, stream, argPointers, name);
     }
   }
 

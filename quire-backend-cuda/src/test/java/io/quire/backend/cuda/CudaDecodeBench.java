@@ -87,27 +87,52 @@ public final class CudaDecodeBench {
     len = context;
     double bw = gpu.deviceName().contains("H200") ? 4.8e12 : gpu.deviceName().contains("H100") ? 3.35e12 : Double.NaN;
     boolean pdl = gpu.pdl();
-    String[] names = {"all speed paths (split-K attention, gemv, fusion" + (pdl ? ", programmatic dependent launch)" : ")"),
-        "all speed paths, programmatic dependent launch off", "cuBLAS instead of gemv",
-        "simple paths (old attention, cuBLAS, no fusion)"};
-    // {split attention, gemv, fusion, PDL}
-    boolean[][] configs = {{true, true, true, pdl}, {true, true, true, false}, {true, false, true, pdl}, {false, false, false, false}};
+    String[] names = {"all speed paths (tensor-core split-K attention, gemv, fusion" + (pdl ? ", programmatic dependent launch" : "")
+        + ", CUDA graphs)", "all speed paths, CUDA graphs off", "all speed paths, CUDA graphs and programmatic dependent launch off",
+        "cuBLAS instead of gemv, no graphs", "simple paths (old attention, cuBLAS, no fusion, no graphs)"};
+    // {fast attention, gemv, fusion, PDL, graphs}
+    boolean[][] configs = {{true, true, true, pdl, true}, {true, true, true, pdl, false}, {true, true, true, false, false},
+        {true, false, true, pdl, false}, {false, false, false, false, false}};
     for (int c = 0; c < configs.length; c++) {
-      if (c == 1 && !pdl) continue;
+      if (c == 2 && !pdl) continue;
       gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
       gpu.configurePdl(configs[c][3]);
-      int n = c <= 1 ? steps : steps / 2;
+      gpu.graphs(configs[c][4]);
+      int n = c <= 2 ? steps : steps / 2;
       int from = len;
       decode(8);
+      long[] g0 = gpu.graphStats();
       long start = System.nanoTime();
       decode(n);
       double sec = (System.nanoTime() - start) / 1e9;
+      long[] g1 = gpu.graphStats();
       double tps = n / sec;
       System.out.printf("%s: decode batch 1, context %d..%d, %d steps: %.3f ms/token, %.1f tokens/s; %.0f GB/s of weights"
-              + " (%.1f%% of %s %.2f TB/s datasheet; limit %.0f tokens/s)%n",
+              + " (%.1f%% of %s %.2f TB/s datasheet; limit %.0f tokens/s); graph replays %d, captures %d%n",
           names[c], from + 8, len, n, 1e3 * sec / n, tps, weightBytes * tps / 1e9, 100 * weightBytes * tps / bw,
-          gpu.deviceName(), bw / 1e12, bw / weightBytes);
+          gpu.deviceName(), bw / 1e12, bw / weightBytes, g1[0] - g0[0], g1[1] - g0[1]);
     }
+    // A replayed graph against the eager step: the same step (token, position, slot) run eagerly, then
+    // three times through runForward with graphs on (eager, recorded + replayed, replayed).
+    gpu.configure(true, true, true);
+    gpu.configurePdl(pdl);
+    gpu.graphs(false);
+    step(next, len);
+    float[] eager = logits.clone();
+    gpu.graphs(true);
+    double worst = 0;
+    for (int i = 0; i < 3; i++) {
+      BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len}, new int[] {0, 1}, new int[] {len + 1},
+          new int[] {len}, new int[][] {table}, new int[] {0}, 16);
+      try (DeviceBatch db = gpu.prepare(m)) {
+        gpu.copyToHost(gpu.runForward(cache, db, () -> model.forward(db, cache)), logits);
+      }
+      for (int j = 0; j < eager.length; j++) worst = Math.max(worst, Math.abs(eager[j] - logits[j]));
+    }
+    System.out.printf("graph replay vs eager step at context %d: max |logit difference| %.3g (%s); graph replays %d,"
+        + " captures %d in all%n", len + 1, worst, worst == 0 ? "identical" : "DIFFERENT", gpu.graphStats()[0],
+        gpu.graphStats()[1]);
+    gpu.graphs(false);
     // The same step (same token, position and slot, so the cache write repeats) on both paths.
     float[][] l = new float[2][];
     for (int c = 0; c < 2; c++) {
@@ -123,7 +148,7 @@ public final class CudaDecodeBench {
     }
     System.out.printf("logits fast vs simple paths at context %d: relative L2 difference %.2e, argmax %d vs %d%n", len + 1,
         Math.sqrt(se / sr), argmax(l[0]), argmax(l[1]));
-    for (int c : new int[] {0, 3}) {
+    for (int c : new int[] {1, 4}) {
       gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
       gpu.configurePdl(configs[c][3]);
       decode(2);
@@ -140,10 +165,16 @@ public final class CudaDecodeBench {
     gpu.configurePdl(pdl);
   }
 
+  /** n decode steps as the engine runs them: through runForward (graphs where on), argmax on the device. */
   private void decode(int n) {
+    int[] id = new int[1];
     for (int s = 0; s < n; s++) {
-      step(next, len);
-      next = argmax(logits);
+      BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len}, new int[] {0, 1}, new int[] {len + 1},
+          new int[] {len}, new int[][] {table}, new int[] {0}, 16);
+      try (DeviceBatch db = gpu.prepare(m)) {
+        gpu.argmax(gpu.runForward(cache, db, () -> model.forward(db, cache)), id);
+      }
+      next = id[0];
       len++;
     }
   }

@@ -652,6 +652,11 @@ public final class CudaSamplingCheck {
     @Override public void gatherLogitRows(io.quire.spi.Tensor x, io.quire.spi.DeviceBatch b, io.quire.spi.Tensor o) { gpu.gatherLogitRows(x, b, o); }
     @Override public void copyToHost(io.quire.spi.Tensor t, float[] dst) { gpu.copyToHost(t, dst); }
     @Override public void argmax(io.quire.spi.Tensor t, int[] dst) { gpu.argmax(t, dst); }
+    @Override public io.quire.spi.Tensor runForward(Object owner, io.quire.spi.DeviceBatch b, java.util.function.Supplier<io.quire.spi.Tensor> f) {
+      return gpu.runForward(owner, b, f);
+    }
+    @Override public java.util.Optional<io.quire.spi.DeviceMemory> deviceMemory() { return gpu.deviceMemory(); }
+    @Override public void resetPeakMemory() { gpu.resetPeakMemory(); }
     @Override public void close() {} // the check closes the real backend
   }
 

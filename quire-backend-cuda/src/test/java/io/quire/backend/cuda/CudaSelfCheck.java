@@ -1,5 +1,6 @@
 package io.quire.backend.cuda;
 
+import io.quire.spi.DeviceMemory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -22,9 +23,9 @@ public final class CudaSelfCheck {
     boolean allOk = true;
     long t0 = System.nanoTime();
     try (CudaBackend gpu = new CudaBackend()) {
-      long[] mem = gpu.memoryInfo();
+      DeviceMemory mem = gpu.deviceMemory().orElseThrow();
       System.out.printf("device %s (%s), %.1f GiB total, %.1f GiB free; backend up in %.2f s%n", gpu.deviceName(), gpu.arch(),
-          mem[1] / 1073741824.0, mem[0] / 1073741824.0, (System.nanoTime() - t0) / 1e9);
+          mem.totalBytes() / 1073741824.0, mem.freeBytes() / 1073741824.0, (System.nanoTime() - t0) / 1e9);
       for (OpChecks.Result r : OpChecks.run(gpu)) {
         System.out.println(r);
         allOk &= r.pass();

@@ -69,7 +69,10 @@ public final class OfflineBench {
     peak.accumulateAndGet(after.kvBlocksUsed(), Math::max);
     long queries = after.prefixCacheQueries() - before.prefixCacheQueries();
     long hits = after.prefixCacheHits() - before.prefixCacheHits();
+    double stepS = (after.stepNanos() - before.stepNanos()) / 1e9;
+    double executeS = (after.executeNanos() - before.executeNanos()) / 1e9;
     return new OfflineReport(requests.size(), seconds, in, out, peak.get(), after.kvBlocksTotal(),
-        after.numPreemptions() - before.numPreemptions(), queries == 0 ? Double.NaN : (double) hits / queries);
+        after.numPreemptions() - before.numPreemptions(), queries == 0 ? Double.NaN : (double) hits / queries,
+        after.numSteps() - before.numSteps(), stepS, stepS - executeS);
   }
 }

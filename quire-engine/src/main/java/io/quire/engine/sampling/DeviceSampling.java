@@ -34,6 +34,15 @@ public final class DeviceSampling {
     return true;
   }
 
+  /** A batch for the memory profile step: every row sampled (top_p) with the most top logprobs. */
+  public static SamplingBatch profileBatch(int rows) {
+    SamplingBatch b = new SamplingBatch();
+    for (int r = 0; r < rows; r++) {
+      b.addRow(new SamplingBatch.Row(false, 1f, 0, 0.9f, Double.NEGATIVE_INFINITY, 1f, 0f, 0f, r, SamplingBatch.MAX_TOP_LOGPROBS));
+    }
+    return b;
+  }
+
   /** Samples one token per row of {@code logits} ([rows, vocab] F32) on the backend. */
   public List<SampledToken> sample(Backend backend, Tensor logits, int vocab, List<SamplingState> states) {
     pack(states, vocab);

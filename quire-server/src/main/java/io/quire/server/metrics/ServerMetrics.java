@@ -6,6 +6,9 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.InfoSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
+import io.quire.engine.EngineConfig;
 import io.quire.engine.EngineStats;
 import io.quire.engine.RequestMetrics;
 import io.quire.server.repository.ModelRepository;
@@ -77,6 +80,8 @@ public final class ServerMetrics {
         })
         .register(registry);
 
+    registry.register(this::cacheConfigInfo);
+
     double[] latency = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
         20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
     ttft = histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", latency);
@@ -116,6 +121,26 @@ public final class ServerMetrics {
 
   public String contentType() {
     return PrometheusTextFormatWriter.CONTENT_TYPE;
+  }
+
+  /**
+   * vLLM's {@code vllm:cache_config_info}: the KV cache each model runs with, as labels (the pool's
+   * blocks as sized at start: from gpu_memory_utilization, num_gpu_blocks_override or a byte size).
+   */
+  private InfoSnapshot cacheConfigInfo() {
+    InfoSnapshot.Builder b = InfoSnapshot.builder().name("vllm:cache_config").help("Information of the LLMEngine CacheConfig");
+    for (ServedModel m : repository.ready()) {
+      EngineStats s = stats(m);
+      if (s == null) continue;
+      EngineConfig c = m.engine().config();
+      b.dataPoint(InfoSnapshot.InfoDataPointSnapshot.builder().labels(Labels.of(
+          "model", m.name(), "version", m.version(),
+          "block_size", Integer.toString(c.blockSize()),
+          "enable_prefix_caching", Boolean.toString(c.enablePrefixCaching()),
+          "gpu_memory_utilization", Double.toString(c.gpuMemoryUtilization()),
+          "num_gpu_blocks", Integer.toString(s.kvBlocksTotal()))).build());
+    }
+    return b.build();
   }
 
   private static double seconds(long nanos) {

@@ -94,6 +94,7 @@ public record EngineArgs(
     Integer dmt = r.optInt("default_max_tokens");
     if (dmt != null && dmt < 1) throw new InvalidModelException("default_max_tokens must be >= 1, got " + dmt);
     Long kvBytes = r.optLong("kv_cache_bytes");
+    if (kvBytes != null && kvBytes < 1) throw new InvalidModelException("kv_cache_bytes must be >= 1, got " + kvBytes);
     return new EngineArgs(
         r.str("model", null), gmu, tp, maxNumSeqs, maxModelLen, mnbt, blockSize,
         r.bool("enable_prefix_caching", true), dtype, blocks, kvBytes, maxWaiting, dmt, policy.equals("priority"));
@@ -104,12 +105,10 @@ public record EngineArgs(
    * 0 = unset) caps concurrent sequences as Triton's max_batch_size does.
    */
   public EngineConfig toEngineConfig(Path modelDir, String backend, int maxBatchSize) {
-    EngineConfig c = EngineConfig.cpuDefaults(modelDir);
     int seqs = maxBatchSize > 0 ? Math.min(maxNumSeqs, maxBatchSize) : maxNumSeqs;
     int batched = maxNumBatchedTokens != null ? maxNumBatchedTokens : backend.equals("cuda") ? 8192 : 2048;
-    long kv = kvCacheBytes != null ? kvCacheBytes : c.kvCacheBytes();
-    return new EngineConfig(modelDir, seqs, batched, maxModelLen, blockSize, numGpuBlocksOverride, kv,
-        enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, seqs, batched, maxModelLen, blockSize, numGpuBlocksOverride, kvCacheBytes,
+        gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
   }
 
   private record Reader(Map<String, Object> v) {

@@ -211,20 +211,25 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 }
 
 // Merges the splits of each (token, head): out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s.
-// Launch: grid (T, num_heads), block 128 (threads stride over head_dim); num_splits <= 1024.
+// Launch: grid (T, num_heads), block 128 (threads stride over head_dim); num_splits <= 1024. With
+// tokens non-null, block x merges token tokens[x] (a list of the batch's tokens; partials of item x),
+// else token x;
+// chunk <= 0: each token's split_chunk(ctx, num_splits) (common.cuh).
 extern "C" __global__ void __launch_bounds__(128) attn_reduce(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, bf16* __restrict__ out,
-    const int* __restrict__ token_req, const int* __restrict__ query_start,
+    const int* __restrict__ tokens, const int* __restrict__ token_req, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, int num_heads, int head_dim, int chunk, int num_splits) {
   PDL_ENTER();
   __shared__ float wts[1024];
   __shared__ float red[4];
-  const int t = blockIdx.x, h = blockIdx.y;
+  const int t = tokens ? tokens[blockIdx.x] : blockIdx.x, h = blockIdx.y;
   const int r = token_req[t];
   const int ctx = seq_lens[r] - (query_start[r + 1] - 1 - t);
+  if (chunk <= 0) chunk = split_chunk(ctx, num_splits);
   const int ns = min(num_splits, (ctx + chunk - 1) / chunk);
   const size_t hrow = (size_t)t * num_heads + h;
-  const float* ml = part_ml + 2 * hrow * num_splits;
+  const size_t prow = (size_t)blockIdx.x * num_heads + h;  // partials are indexed by the launch's item
+  const float* ml = part_ml + 2 * prow * num_splits;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   float mx = neg_inf();
   for (int s = tid; s < ns; s += blockDim.x) mx = fmaxf(mx, ml[2 * s]);
@@ -240,7 +245,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_reduce(
     den += wgt * ml[2 * s + 1];
   }
   float inv = 1.f / block_sum(den);  // block_sum's barriers also publish wts[]
-  const float* po = part_o + hrow * num_splits * head_dim;
+  const float* po = part_o + prow * num_splits * head_dim;
   for (int d = tid; d < head_dim; d += blockDim.x) {
     float o0 = 0.f, o1 = 0.f, o2 = 0.f, o3 = 0.f;
     int s = 0;

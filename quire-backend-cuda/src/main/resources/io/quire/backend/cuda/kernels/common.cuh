@@ -77,3 +77,10 @@ __device__ __forceinline__ uint4 pack_bf16x8(const float* f) {
   u.w = (unsigned int)f2bf(f[6]) | ((unsigned int)f2bf(f[7]) << 16);
   return u;
 }
+
+// Keys per split when a context of ctx keys is cut into num_splits chunks of whole 32-key tiles (the
+// tensor-core attention's tile), at least 128 keys: a split block then streams several tiles, and the
+// merge reads fewer partials (the later splits of a short context are empty).
+__device__ __forceinline__ int split_chunk(int ctx, int num_splits) {
+  return max(((ctx + num_splits - 1) / num_splits + 31) & ~31, 128);
+}

@@ -1,0 +1,396 @@
+// Paged attention on the tensor cores (mma.sync bf16 -> fp32), FlashAttention-2 style, for the mixed
+// batch. The query rows of one block are (query token, q head) pairs of one request and one kv head,
+// token-major: row i is token tok0 + i / nh, head h0 + i % nh. So the G q heads that share a kv head
+// (grouped-query attention) form the rows of one matrix product against each K/V tile, and a decode
+// token with G = 4 fills 4 of the 16 rows an mma takes.
+//
+// K/V tiles of 32 keys are gathered from the paged cache by slot (block table) into shared memory with
+// cp.async, two stages, so the next tile streams in while this one is used. S = Q K^T and O += P V run
+// on mma.m16n8k16 (m16n8k8 for an 8-key slice); the running max and sum are kept per row (online
+// softmax), the scores in fp32 registers; P goes into P V as two bf16 terms (see split2).
+//
+// Two shapes of block (4 warps, 128 threads):
+//   WM = 4 (prefill): the warps own 16 rows each (64 rows: 64 / G tokens of one request's chunk) and
+//     every warp walks every key tile; causal masking per row.
+//   WM = 1 (decode): one token, its G <= 16 heads in 16 rows; the 4 warps take 8 keys each of every
+//     32-key tile and their partial results are merged at the end. With num_splits > 1 a block covers
+//     one chunk of the context and writes an unnormalised partial (acc, max, sum) for attn_reduce
+//     (attention_split.cu), rows indexed by the launch's decode item (blockIdx.x).
+// A row of token t sees keys 0 .. ctx-1, ctx = seq_lens[r] - (query_start[r + 1] - 1 - t).
+// Requires head_dim D in {16, 32, 64, 128}.
+#include "common.cuh"
+
+#define BN 32        // keys per tile
+#define DECODE_STAGES 3  // K/V tiles in flight per decode block (shared memory 3 x 2 x 32 x (D + 8) x 2 bytes)
+#define NTHREADS 128
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  unsigned r;
+  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+  return r;
+}
+
+// 16 bytes global -> shared, zero-filled when !valid (keys past the context: V must be finite there).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
+
+__device__ __forceinline__ void mma16816(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void mma1688(float* c, unsigned a0, unsigned a1, unsigned b0) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(b0));
+}
+
+__device__ __forceinline__ void ldsm_x4_t(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldsm_x2_t(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(smem_addr(p)));
+}
+
+// Two floats x0, x1 as bf16 pairs hi + lo (x ~ hi + lo to ~16 bits), x0 in the low halves (the lower
+// k index of an mma operand).
+__device__ __forceinline__ void split2(float x0, float x1, unsigned& hi, unsigned& lo) {
+  const bf16 h0 = f2bf(x0), h1 = f2bf(x1);
+  hi = (unsigned)h0 | ((unsigned)h1 << 16);
+  lo = (unsigned)f2bf(x0 - bf2f(h0)) | ((unsigned)f2bf(x1 - bf2f(h1)) << 16);
+}
+
+template <int D, int STAGES>
+struct Smem {
+  static constexpr int LD = D + 8;  // padded row: 8 consecutive keys fall in different banks
+  bf16 k[STAGES][BN][LD];
+  bf16 v[STAGES][BN][LD];
+};
+
+// One block's work: request r, query tokens [tok0, tok0 + ntok), q heads [h0, h0 + nh) of kv head kvh,
+// keys [kbeg, kend). Writes out (num_splits == 1) or the partials of split `split`.
+template <int D, int WM, int STAGES>
+__device__ __forceinline__ void attn_block(
+    unsigned char* smem_raw, const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml, int r, int tok0, int ntok,
+    int h0, int nh, int kvh, int kbeg, int kend_split, const int* __restrict__ query_start,
+    const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,
+    int num_heads, int num_kv_heads, int split, int num_splits, int pitem, float scale) {
+  constexpr int WK = 4 / WM;           // warps sharing the rows, splitting each tile's keys
+  constexpr int KW = BN / WK;          // keys per warp per tile: 32 (prefill) or 8 (decode)
+  constexpr int NT = KW / 8;           // score n-tiles per warp
+  constexpr int KS = D / 16;           // k-steps over the head dimension
+  constexpr int DT = D / 8;            // output n-tiles
+  constexpr int CH = D / 8;            // 16-byte chunks per key row
+  Smem<D, STAGES>& sm = *reinterpret_cast<Smem<D, STAGES>*>(smem_raw);
+  __shared__ float s_m[4][16], s_l[4][16];
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = WM == 1 ? 0 : warp, wk = WM == 1 ? warp : 0;
+  const int qend = query_start[r + 1];
+  const int seq = seq_lens[r];
+  const int rows = ntok * nh;
+  // The two rows this lane holds in the accumulators: g = lane / 4 and g + 8 of the warp's 16.
+  const int ra = wm * 16 + (lane >> 2), rb = ra + 8;
+  const int ctx_a = ra < rows ? seq - (qend - 1 - (tok0 + ra / nh)) : 0;
+  const int ctx_b = rb < rows ? seq - (qend - 1 - (tok0 + rb / nh)) : 0;
+  // Keys this block needs: up to the longest context among its rows (the last token's).
+  const int kend = min(kend_split, seq - (qend - 1 - (tok0 + ntok - 1)));
+  const int ntiles = kend > kbeg ? (kend - kbeg + BN - 1) / BN : 0;
+  const int* table = block_tables + (size_t)r * max_blocks;
+  const size_t row_stride = (size_t)num_kv_heads * D;
+
+  // Q fragments (A operand, row-major 16 x D per warp), pre-scaled by nothing: scale goes on the scores.
+  unsigned qa[KS][4];
+  {
+    const int c0 = (lane & 3) * 2;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int row = half ? rb : ra;
+      const bf16* qrow = row < rows ? q + ((size_t)(tok0 + row / nh) * num_heads + h0 + row % nh) * D : nullptr;
+#pragma unroll
+      for (int ks = 0; ks < KS; ks++) {
+        qa[ks][half] = qrow ? *reinterpret_cast<const unsigned*>(qrow + ks * 16 + c0) : 0u;
+        qa[ks][half + 2] = qrow ? *reinterpret_cast<const unsigned*>(qrow + ks * 16 + 8 + c0) : 0u;
+      }
+    }
+  }
+
+  float o[DT][4];
+#pragma unroll
+  for (int i = 0; i < DT; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+  float m_a = neg_inf(), m_b = neg_inf(), l_a = 0.f, l_b = 0.f;
+  const float sl2 = scale * 1.4426950408889634f;  // scores in log2 units: exp2 below
+
+  auto load_tile = [&](int tile, int buf) {
+    const int p0 = kbeg + tile * BN;
+#pragma unroll
+    for (int i = tid; i < BN * CH; i += NTHREADS) {
+      const int key = i / CH, ch = i - key * CH;
+      const int pos = p0 + key;
+      const bool ok = pos < kend;
+      size_t off = 0;
+      if (ok) {
+        size_t slot = (size_t)table[pos / block_size] * block_size + pos % block_size;
+        off = slot * row_stride + (size_t)kvh * D + ch * 8;
+      }
+      cp_async16(&sm.k[buf][key][ch * 8], k_cache + off, ok);
+      cp_async16(&sm.v[buf][key][ch * 8], v_cache + off, ok);
+    }
+  };
+
+  // STAGES - 1 tiles in flight ahead of the one in use; one commit group per tile (empty past the end),
+  // so waiting for all but the newest STAGES - 1 groups means this tile has landed.
+#pragma unroll
+  for (int st = 0; st < STAGES - 1; st++) {
+    if (st < ntiles) load_tile(st, st);
+    cp_async_commit();
+  }
+  for (int tile = 0; tile < ntiles; tile++) {
+    const int buf = tile % STAGES;
+    if (tile + STAGES - 1 < ntiles) load_tile(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
+    cp_async_commit();
+    cp_async_wait<STAGES - 1>();
+    __syncthreads();
+
+    const int key0 = wk * KW;              // this warp's first key within the tile
+    const int pbase = kbeg + tile * BN + key0;
+    // S = Q K^T for this warp's KW keys: NT n-tiles of 8 keys.
+    float s[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+      const bf16* krow = &sm.k[buf][key0 + nt * 8 + (lane >> 2)][(lane & 3) * 2];
+#pragma unroll
+      for (int ks = 0; ks < KS; ks++) {
+        unsigned b0 = *reinterpret_cast<const unsigned*>(krow + ks * 16);
+        unsigned b1 = *reinterpret_cast<const unsigned*>(krow + ks * 16 + 8);
+        mma16816(s[nt], qa[ks], b0, b1);
+      }
+    }
+    // Mask, scale, running max.
+    float tmax_a = neg_inf(), tmax_b = neg_inf();
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+      const int pos = pbase + nt * 8 + (lane & 3) * 2;
+      s[nt][0] = pos < ctx_a ? s[nt][0] * sl2 : neg_inf();
+      s[nt][1] = pos + 1 < ctx_a ? s[nt][1] * sl2 : neg_inf();
+      s[nt][2] = pos < ctx_b ? s[nt][2] * sl2 : neg_inf();
+      s[nt][3] = pos + 1 < ctx_b ? s[nt][3] * sl2 : neg_inf();
+      tmax_a = fmaxf(tmax_a, fmaxf(s[nt][0], s[nt][1]));
+      tmax_b = fmaxf(tmax_b, fmaxf(s[nt][2], s[nt][3]));
+    }
+    tmax_a = fmaxf(tmax_a, __shfl_xor_sync(0xffffffffu, tmax_a, 1));
+    tmax_a = fmaxf(tmax_a, __shfl_xor_sync(0xffffffffu, tmax_a, 2));
+    tmax_b = fmaxf(tmax_b, __shfl_xor_sync(0xffffffffu, tmax_b, 1));
+    tmax_b = fmaxf(tmax_b, __shfl_xor_sync(0xffffffffu, tmax_b, 2));
+    const float mn_a = fmaxf(m_a, tmax_a), mn_b = fmaxf(m_b, tmax_b);
+    // A row that has seen no key yet keeps max -inf: use 0 as the base so exp2 gives 0, not NaN.
+    const float base_a = mn_a == neg_inf() ? 0.f : mn_a, base_b = mn_b == neg_inf() ? 0.f : mn_b;
+    const float corr_a = exp2f(m_a - base_a), corr_b = exp2f(m_b - base_b);
+    m_a = mn_a;
+    m_b = mn_b;
+    float sum_a = 0.f, sum_b = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+      s[nt][0] = exp2f(s[nt][0] - base_a);
+      s[nt][1] = exp2f(s[nt][1] - base_a);
+      s[nt][2] = exp2f(s[nt][2] - base_b);
+      s[nt][3] = exp2f(s[nt][3] - base_b);
+      sum_a += s[nt][0] + s[nt][1];
+      sum_b += s[nt][2] + s[nt][3];
+    }
+    l_a = l_a * corr_a + sum_a;  // this lane's part of the row sum; the 4 lanes of a row add up at the end
+    l_b = l_b * corr_b + sum_b;
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      o[i][0] *= corr_a;
+      o[i][1] *= corr_a;
+      o[i][2] *= corr_b;
+      o[i][3] *= corr_b;
+    }
+    // O += P V: P from the score registers (C layout of two n-tiles = A layout of one k16 step), as a
+    // bf16 pair hi + lo (lo = p - hi), two products per step, so the weights keep ~16 bits and the result
+    // stays within fp32 noise of an fp32 softmax (one bf16 P alone is off by up to 2^-9 of |v|).
+    if constexpr (NT >= 2) {
+#pragma unroll
+      for (int kk = 0; kk < NT / 2; kk++) {
+        unsigned ph[4], pl[4];
+        split2(s[2 * kk][0], s[2 * kk][1], ph[0], pl[0]);
+        split2(s[2 * kk][2], s[2 * kk][3], ph[1], pl[1]);
+        split2(s[2 * kk + 1][0], s[2 * kk + 1][1], ph[2], pl[2]);
+        split2(s[2 * kk + 1][2], s[2 * kk + 1][3], ph[3], pl[3]);
+        // ldmatrix.trans: lane supplies row key0 + 16kk + (lane & 7) + 8 * ((lane >> 3) & 1), dims + 8 * (lane >> 4)
+        const bf16* vrow = &sm.v[buf][key0 + kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][(lane >> 4) * 8];
+#pragma unroll
+        for (int dp = 0; dp < DT / 2; dp++) {
+          unsigned b[4];
+          ldsm_x4_t(b, vrow + dp * 16);
+          mma16816(o[2 * dp], ph, b[0], b[1]);
+          mma16816(o[2 * dp], pl, b[0], b[1]);
+          mma16816(o[2 * dp + 1], ph, b[2], b[3]);
+          mma16816(o[2 * dp + 1], pl, b[2], b[3]);
+        }
+      }
+    } else {
+      unsigned a0h, a0l, a1h, a1l;
+      split2(s[0][0], s[0][1], a0h, a0l);
+      split2(s[0][2], s[0][3], a1h, a1l);
+      const bf16* vrow = &sm.v[buf][key0 + (lane & 7)][((lane >> 3) & 1) * 8];
+#pragma unroll
+      for (int dp = 0; dp < DT / 2; dp++) {
+        unsigned b[2];
+        ldsm_x2_t(b, vrow + dp * 16);
+        mma1688(o[2 * dp], a0h, a1h, b[0]);
+        mma1688(o[2 * dp], a0l, a1l, b[0]);
+        mma1688(o[2 * dp + 1], a0h, a1h, b[1]);
+        mma1688(o[2 * dp + 1], a0l, a1l, b[1]);
+      }
+    }
+    __syncthreads();  // the next iteration's loads overwrite this buffer
+  }
+
+  // Row sums: the 4 lanes of a row.
+  l_a += __shfl_xor_sync(0xffffffffu, l_a, 1);
+  l_a += __shfl_xor_sync(0xffffffffu, l_a, 2);
+  l_b += __shfl_xor_sync(0xffffffffu, l_b, 1);
+  l_b += __shfl_xor_sync(0xffffffffu, l_b, 2);
+
+  // Epilogue through shared memory (the K/V buffers are free: every cp.async group has been waited on
+  // and the loop ended on a barrier). so[wk][row][d], rows of this warp at wm * 16.
+  float* so = reinterpret_cast<float*>(smem_raw);
+  constexpr int OROWS = WM * 16;
+  static_assert(sizeof(Smem<D, STAGES>) >= (size_t)WK * OROWS * D * sizeof(float), "epilogue does not fit");
+  {
+    const int la = lane >> 2, c0 = (lane & 3) * 2;
+    float* base = so + ((size_t)wk * OROWS + wm * 16) * D;
+#pragma unroll
+    for (int i = 0; i < DT; i++) {
+      base[la * D + i * 8 + c0] = o[i][0];
+      base[la * D + i * 8 + c0 + 1] = o[i][1];
+      base[(la + 8) * D + i * 8 + c0] = o[i][2];
+      base[(la + 8) * D + i * 8 + c0 + 1] = o[i][3];
+    }
+    if ((lane & 3) == 0) {
+      s_m[warp][la] = m_a;
+      s_m[warp][la + 8] = m_b;
+      s_l[warp][la] = l_a;
+      s_l[warp][la + 8] = l_b;
+    }
+  }
+  __syncthreads();
+  const float ln2 = 0.6931471805599453f;
+  for (int i = tid; i < rows * D; i += NTHREADS) {
+    const int row = i / D, d = i - row * D;
+    // Stats of this row: warp (wm = row / 16) for WM = 4, warps 0..3 for WM = 1.
+    float M = neg_inf();
+#pragma unroll
+    for (int w = 0; w < WK; w++) M = fmaxf(M, s_m[WM == 1 ? w : row >> 4][row & 15]);
+    const float base = M == neg_inf() ? 0.f : M;
+    float acc = 0.f, L = 0.f;
+#pragma unroll
+    for (int w = 0; w < WK; w++) {
+      const int sw = WM == 1 ? w : row >> 4;
+      const float f = exp2f(s_m[sw][row & 15] - base);
+      acc += f * so[((size_t)w * OROWS + row) * D + d];
+      L += f * s_l[sw][row & 15];
+    }
+    const size_t hrow = (size_t)(tok0 + row / nh) * num_heads + h0 + row % nh;
+    if (num_splits == 1) {
+      out[hrow * D + d] = f2bf(L > 0.f ? acc / L : 0.f);
+    } else {
+      // Partials by (decode item, head, split): the buffer scales with the decode rows, not the batch.
+      const size_t prow = (size_t)pitem * num_heads + h0 + row % nh;
+      part_o[(prow * num_splits + split) * D + d] = acc;
+      if (d == 0) {
+        const size_t pi = prow * num_splits + split;
+        part_ml[2 * pi] = M == neg_inf() ? M : M * ln2;  // attn_reduce works in natural-log units
+        part_ml[2 * pi + 1] = L;
+      }
+    }
+  }
+}
+
+// Prefill tiles. items[2i] = request, items[2i + 1] = its first query token in the tile (a batch token
+// index); the tile runs to min(tok0 + 64 / G, the request's end). Grid (items, num_kv_heads), 128 threads.
+template <int D>
+__device__ __forceinline__ void attn_prefill_body(
+    const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, const int* items, const int* query_start,
+    const int* seq_lens, const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads,
+    float scale) {
+  PDL_ENTER();
+  const int r = items[2 * blockIdx.x], tok0 = items[2 * blockIdx.x + 1];
+  const int G = num_heads / num_kv_heads;
+  const int kvh = blockIdx.y;
+  const int ntok = min(64 / G, query_start[r + 1] - tok0);
+  __shared__ __align__(16) unsigned char smem[sizeof(Smem<D, 2>)];
+  attn_block<D, 4, 2>(smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, kvh * G, G, kvh, 0, 1 << 30, query_start,
+                   seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0, scale);
+}
+
+// Decode tokens (one query token each). tokens[i] = batch token index (tokens null: token i). Grid
+// (tokens, num_kv_heads * hgroups, num_splits): hgroups = ceil(G / 16) head groups of up to 16; split s
+// covers keys [s * chunk, (s + 1) * chunk), chunk <= 0: split_chunk(ctx, num_splits) of the token's own
+// context (so the launch's arguments do not depend on the contexts, and a CUDA graph can replay it).
+// With num_splits > 1, attn_reduce (attention_split.cu) merges the partials. (Merging them in the last
+// block to finish, through an arrival counter, was tried: at batch 1 on an H200 it took 24.5 us per layer
+// against 12.1 + 8.2 for this kernel and attn_reduce, the merge's dependent loads landing on the tail.)
+template <int D>
+__device__ __forceinline__ void attn_decode_body(
+    const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, float* part_o, float* part_ml,
+    const int* tokens, const int* token_req, const int* query_start, const int* seq_lens,
+    const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads, int hgroups,
+    int chunk, int num_splits, float scale) {
+  PDL_ENTER();
+  const int t = tokens ? tokens[blockIdx.x] : blockIdx.x;
+  const int r = token_req[t];
+  const int G = num_heads / num_kv_heads;
+  const int kvh = blockIdx.y / hgroups, hg = blockIdx.y - kvh * hgroups;
+  const int h0 = kvh * G + hg * 16, nh = min(16, G - hg * 16);
+  const int split = blockIdx.z;
+  if (chunk <= 0) chunk = split_chunk(seq_lens[r] - (query_start[r + 1] - 1 - t), num_splits);
+  const int kbeg = split * chunk;
+  extern __shared__ __align__(16) unsigned char dyn_smem[];  // DECODE_STAGES stages: dynamic, > 48 KB at D = 128
+  attn_block<D, 1, DECODE_STAGES>(dyn_smem, q, k_cache, v_cache, out, part_o, part_ml, r, t, 1, h0, nh, kvh, kbeg, kbeg + chunk, query_start,
+                   seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, split, num_splits, blockIdx.x,
+                   scale);
+}
+
+#define ATTN_TC(D)                                                                                                 \
+  extern "C" __global__ void __launch_bounds__(NTHREADS) attn_prefill_tc##D(                                       \
+      const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,              \
+      bf16* __restrict__ out, const int* __restrict__ items, const int* __restrict__ query_start,                  \
+      const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \
+      int num_heads, int num_kv_heads, float scale) {                                                              \
+    attn_prefill_body<D>(q, k_cache, v_cache, out, items, query_start, seq_lens, block_tables, max_blocks,         \
+                         block_size, num_heads, num_kv_heads, scale);                                              \
+  }                                                                                                                \
+  extern "C" __global__ void __launch_bounds__(NTHREADS, 4) attn_decode_tc##D(                                        \
+      const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,              \
+      bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml,                             \
+      const int* __restrict__ tokens, const int* __restrict__ token_req, const int* __restrict__ query_start,      \
+      const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \
+      int num_heads, int num_kv_heads, int hgroups, int chunk, int num_splits, float scale) {                      \
+    attn_decode_body<D>(q, k_cache, v_cache, out, part_o, part_ml, tokens, token_req, query_start, seq_lens,       \
+                        block_tables, max_blocks, block_size, num_heads, num_kv_heads, hgroups, chunk, num_splits, \
+                        scale);                                                                                    \
+  }
+
+ATTN_TC(16)
+ATTN_TC(32)
+ATTN_TC(64)
+ATTN_TC(128)
