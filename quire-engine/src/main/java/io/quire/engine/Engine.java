@@ -145,7 +145,8 @@ public final class Engine implements AutoCloseable {
         numBlocks = KvCacheSizing.blocksFromBytes(bytes, perBlock);
         kvCacheSizing = null;
       } else {
-        MemoryProfile profile = MemoryProfiler.profile(backend, model, beforeWeights.get(), config.blockSize(), len);
+        MemoryProfile profile = MemoryProfiler.profile(backend, model, beforeWeights.get(), config.blockSize(), len,
+            DEVICE_SAMPLING && backend.supportsSampling());
         kvCacheSizing = KvCacheSizing.fromUtilization(
             profile, config.gpuMemoryUtilization(), perBlock, config.blockSize(), len);
         LOG.info(kvCacheSizing.summary());

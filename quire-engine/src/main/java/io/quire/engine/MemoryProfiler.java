@@ -24,6 +24,12 @@ final class MemoryProfiler {
    * before the model was loaded. The scratch KV the step writes is left out of the peak and freed.
    */
   static MemoryProfile profile(Backend backend, LlamaModel model, DeviceMemory beforeWeights, int blockSize, int maxModelLen) {
+    return profile(backend, model, beforeWeights, blockSize, maxModelLen, false);
+  }
+
+  /** {@link #profile}, also sampling every row on the device when the engine will ({@code deviceSampling}). */
+  static MemoryProfile profile(Backend backend, LlamaModel model, DeviceMemory beforeWeights, int blockSize, int maxModelLen,
+      boolean deviceSampling) {
     BatchMetadata batch = dummyBatch(model.maxTokens(), model.maxLogitRows(), blockSize, maxModelLen);
     long transientBytes;
     try (KvCache scratch = model.allocateKvCache(blocksOf(batch.maxSeqLen(), blockSize), blockSize)) {
@@ -31,7 +37,7 @@ final class MemoryProfiler {
       try (DeviceBatch db = backend.prepare(batch)) {
         Tensor logits = model.forward(db, scratch);
         backend.argmax(logits, new int[logits.rows()]); // waits for the step, as a greedy step does
-        if (backend.supportsSampling()) { // the device sampler's buffers are part of the step too
+        if (deviceSampling) { // the device sampler's buffers are part of the step too
           backend.sample(logits, DeviceSampling.profileBatch(logits.rows()), new SampledRows(logits.rows()));
         }
       }
