@@ -14,7 +14,7 @@ cp quire-cli/target/quire-cli.jar "$D/cli/quire-cli.jar"
 cp quire-cli/target/lib/*.jar "$D/cli/lib/"
 [ "${FULL:-0}" = 1 ] || rm -f "$D"/cli/lib/{helidon,prometheus,protobuf}*
 "$JDK/bin/javac" -nowarn --add-modules jdk.incubator.vector -cp "quire-cli/target/lib/*:quire-testkit/target/classes" -d "$D/tc" \
-  $(ls quire-backend-cuda/src/test/java/io/quire/backend/cuda/*.java | grep -v CudaBackendTest) 2>&1 | grep -v -i "warning\|note:" || true
+  $(ls quire-backend-cuda/src/test/java/io/quire/backend/cuda/*.java | grep -v -E "Test\.java$") 2>&1 | grep -v -i "warning\|note:" || true
 cp -r quire-testkit/target/classes/* "$D/tc/"
 if [ ! -f .device/jre-small.tar.xz ]; then
   tmp=$(mktemp -d)

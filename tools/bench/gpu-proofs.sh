@@ -6,10 +6,10 @@
 #   there: tools/bench/gpu-proofs.sh correctness|throughput     (env PACK=s8, JRE; output under $OUT)
 # correctness: compute-sanitizer memcheck on CudaShortCheck (ops vs the CPU backend, the tiny fixtures vs HF);
 #   a 2-layer Llama-3-8B-shaped model: last-position logits vs HF bf16 and fp32 (hf_logits_compare.py), batch
-#   invariance; the device sampler's checks (CudaSamplingCheck); batch-1 decode (CudaDecodeBench: CUDA graphs
-#   on/off, PDL on/off); the per-launch profile of batched steps (CudaBatchProfile).
+#   invariance; the device sampler against the host sampler (CudaSamplingCheck); batch-1 decode of the 8B and
+#   7B shapes (CudaDecodeBench: CUDA graphs on/off, PDL on/off); the per-launch profile of batched steps.
 # throughput: quire bench offline --device cuda, 1000 x (512 in / 256 out), all at once, KV pool from
-#   gpu_memory_utilization 0.9, at two scheduler settings; then torch's bf16 GEMM rate, HF generate() in
+#   gpu_memory_utilization 0.9: the 8B shape at two scheduler settings, the 7B shape; then torch's bf16 GEMM rate, HF generate() in
 #   static batches of 256 and HF generate_batch on the same model (fewer requests, to fit the call).
 set -uo pipefail
 PART=${1:-correctness}
@@ -24,11 +24,17 @@ TP=(-cp "$P/cli/lib/*:$P/tc")
 CLI=(java "${JO[@]}" -Dquire.home="$PWD" -cp "$P/cli/quire-cli.jar:$P/cli/lib/*" io.quire.cli.Main)
 T0=$SECONDS
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.memory --format=csv,noheader | tee "$OUT/gpu.txt"
-M8=/dev/shm/m8b M2=/dev/shm/m2l
+M8=/dev/shm/m8b M7=/dev/shm/m7b M2=/dev/shm/m2l
 w8() { [ -f $M8/config.json ] || timeout 200 "${CLI[@]}" dummy-model --shape llama-3-8b --out $M8 --tokenizer models/quire-demo/1 2>&1 | grep -v '^WARNING' | tail -1; }
+# The Llama-2-7B shape with the real Llama 2 tokenizer (testdata).
+w7() {
+  [ -f $M7/config.json ] && return
+  mkdir -p /tmp/tok2 && gunzip -c testdata/tokenizers/llama2/tokenizer.json.gz > /tmp/tok2/tokenizer.json && cp testdata/tokenizers/llama2/tokenizer_config.json /tmp/tok2/
+  timeout 200 "${CLI[@]}" dummy-model --shape llama-2-7b --out $M7 --tokenizer /tmp/tok2 2>&1 | grep -v '^WARNING' | tail -1
+}
 
 if [ "$PART" = correctness ]; then
-  ( w8 ) > "$OUT/write8b.txt" 2>&1 &
+  ( w8; w7 ) > "$OUT/write8b.txt" 2>&1 &
   W8=$!
   ( SAN=/usr/local/cuda/bin/compute-sanitizer; command -v compute-sanitizer >/dev/null && SAN=compute-sanitizer
     echo "sanitizer: $($SAN --version 2>&1 | tail -1)"
@@ -47,14 +53,15 @@ for n in (97, 101, 113, 128): print(' '.join(str(r.randrange(128256)) for _ in r
     timeout 90 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaBatchInvariance $M2 2>&1 | grep -v '^WARNING' | tail -4 ) > "$OUT/twolayer.txt" 2>&1 &
   TL=$!
   wait $TL; echo "=== [$((SECONDS-T0))s] 2-layer logits and invariance"; cat "$OUT/twolayer.txt"
-  if [ -n "${SAMPLING_MAIN:-}" ]; then
-    echo "=== [$((SECONDS-T0))s] device sampler"
-    timeout 150 java "${JO[@]}" "${TP[@]}" $SAMPLING_MAIN 2>&1 | grep -v '^WARNING' | tee "$OUT/sampling.txt" | tail -30
-  fi
+  echo "=== [$((SECONDS-T0))s] device sampler"
+  timeout 200 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaSamplingCheck 2>&1 | grep -v '^WARNING' > "$OUT/sampling.txt"
+  grep -E "PASS|FAIL|INFO|ALL|SOME" "$OUT/sampling.txt" | cut -c1-220
   wait $W8; cat "$OUT/write8b.txt"
-  echo "=== [$((SECONDS-T0))s] batch-1 decode"
-  timeout 200 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaDecodeBench $M8 512 128 2>&1 | grep -v '^WARNING' > "$OUT/decode.txt"
-  grep -E "tokens/s|graph replay|logits fast" "$OUT/decode.txt"
+  for m in 8 7; do
+    echo "=== [$((SECONDS-T0))s] batch-1 decode, ${m}B shape"
+    timeout 200 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaDecodeBench /dev/shm/m${m}b 512 128 2>&1 | grep -v '^WARNING' > "$OUT/decode$m.txt"
+    grep -E "tokens/s|graph replay|logits fast" "$OUT/decode$m.txt"
+  done
   wait $SP; echo "=== [$((SECONDS-T0))s] sanitizer"; grep -E "ERROR SUMMARY|sanitizer|ALL PASS|FAIL|op checks" "$OUT/sanitizer.txt" | head -20
   echo "=== [$((SECONDS-T0))s] per-launch profile of batched steps"
   timeout 150 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaBatchProfile $M8 600 decode:256,mixed:512:200,decode:64 6 2>&1 | grep -v '^WARNING' > "$OUT/profile.txt"
@@ -62,28 +69,29 @@ for n in (97, 101, 113, 128): print(' '.join(str(r.randrange(128256)) for _ in r
 fi
 
 if [ "$PART" = throughput ]; then
-  w8
-  for cfg in "256 8192" "1024 16384"; do
+  w8; w7
+  for cfg in "8 256 8192" "8 1024 16384" "7 256 8192"; do
     set -- $cfg
-    echo "=== [$((SECONDS-T0))s] quire bench offline: 1000 requests, max-num-seqs $1, max-num-batched-tokens $2"
-    timeout 200 "${CLI[@]}" bench offline --model $M8 --device cuda --num-prompts 1000 --input-len 512 --output-len 256 \
-      --max-num-seqs $1 --max-num-batched-tokens $2 --result-json "$OUT/offline-$1.json" 2>&1 | grep -v '^WARNING' | grep -E "KV cache|Duration|Output token|Peak KV|Preempt"
+    echo "=== [$((SECONDS-T0))s] quire bench offline, ${1}B shape: 1000 requests, max-num-seqs $2, max-num-batched-tokens $3"
+    timeout 200 "${CLI[@]}" bench offline --model /dev/shm/m${1}b --device cuda --num-prompts 1000 --input-len 512 --output-len 256 \
+      --max-num-seqs $2 --max-num-batched-tokens $3 --result-json "$OUT/offline-$1b-$2.json" 2>&1 | grep -v '^WARNING' |
+      grep -E "KV cache|Duration|Output token|Peak KV|Preempt|Engine steps|outside"
   done
   echo "=== [$((SECONDS-T0))s] torch GEMM rate, HF generate() static 256, generate_batch"
-  timeout 280 python3 tools/bench/hf_throughput.py $M8 --modes "gemm,static:256:256,batch:64" --json "$OUT/hf.json" 2>&1 |
+  timeout 240 python3 tools/bench/hf_throughput.py $M8 --modes "gemm,static:256:256,batch:64" --json "$OUT/hf.json" 2>&1 |
     grep -v -i "warn" | tail -8
   python3 - "$OUT" <<'PY'
 import json, sys
 o = sys.argv[1]
-h = json.load(open(f"{o}/hf.json")); g = h.get("gemm_tflops"); n = h.get("params") or 8.03e9
-for s in (256, 1024):
+h = json.load(open(f"{o}/hf.json")); g = h.get("gemm_tflops")
+for m, s, n in ((8, 256, 8.03e9), (8, 1024, 8.03e9), (7, 256, 6.74e9)):
     try:
-        r = json.load(open(f"{o}/offline-{s}.json"))["result"]
+        r = json.load(open(f"{o}/offline-{m}b-{s}.json"))["result"]
     except Exception as e:
-        print("no result for", s, e); continue
+        print("no result for", m, s, e); continue
     tok = r["total_input_tokens"] + r["total_output_tokens"]
     frac = 2 * n * tok / r["duration_s"] / (g * 1e12) if g else float("nan")
-    print(f"quire max_num_seqs {s}: {r['output_throughput']:.0f} out tok/s, {2 * n * tok / r['duration_s'] / 1e12:.0f} TFLOP/s "
+    print(f"quire {m}B shape, max_num_seqs {s}: {r['output_throughput']:.0f} out tok/s, {2 * n * tok / r['duration_s'] / 1e12:.0f} TFLOP/s "
           f"= {100 * frac:.1f}% of the {g:.0f} TFLOP/s torch GEMM rate")
 PY
 fi

@@ -1033,7 +1033,10 @@ public final class CudaBackend implements Backend {
       partO = attnWork;
       partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
     }
-    launch3("attn_decode_tc", "attn_decode_tc" + hd, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
+    // Three K/V stages in flight when the batch fills the GPU; two (static shared memory, which left batch-1
+    // decode faster) for small, split launches. See attention_tc.cu.
+    String kernel = (splits > 1 ? "attn_decode2_tc" : "attn_decode_tc") + hd;
+    launch3("attn_decode_tc", kernel, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
         partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
         heads, nkv, hgroups, 0, splits, scale);
     if (splits > 1) {
