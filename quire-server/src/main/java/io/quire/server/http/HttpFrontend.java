@@ -1,5 +1,6 @@
 package io.quire.server.http;
 
+import io.helidon.common.socket.SocketOptions;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
 import io.helidon.webserver.WebServer;
@@ -60,7 +61,10 @@ public final class HttpFrontend implements AutoCloseable {
     });
     r.error(Throwable.class, (req, res, t) -> internalError(res, t));
     // The receive listener lets handlers watch their connection for a client that goes away.
+    // TCP_NODELAY (Helidon's default is off): a stream's events are small writes that must leave at once,
+    // not wait under Nagle's algorithm for the ACK of the previous one.
     http = WebServer.builder().host(host).port(httpPort).routing(r)
+        .connectionOptions(SocketOptions.builder().tcpNoDelay(true).build())
         .addProtocol(Http1Config.builder().addReceiveListener(ConnectionWatch.listener()).build())
         .build();
 
