@@ -1020,18 +1020,8 @@ public final class CudaBackend implements Backend {
     long partO = 0, partMl = 0;
     if (splits > 1) {
       long rowsParts = (long) nDecode * heads * splits;  // partials of the decode items only
-      long need = rowsParts * hd * 4 + rowsParts * 2 * 4 + 256;
-      if (need > attnWorkBytes) {
-        if (attnWork != 0) {
-          cu.streamSynchronize(stream);
-          free(attnWork);
-        }
-        attnWorkBytes = Math.max(need, 8L << 20);
-        attnWork = alloc(attnWorkBytes);
-        buffersMoved();
-      }
-      partO = attnWork;
-      partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
+      partO = splitPartials(rowsParts, hd);
+      partMl = partO + ((rowsParts * hd * 4 + 255) & ~255L);
     }
     // Three K/V stages in flight when the batch fills the GPU; two (static shared memory, which left batch-1
     // decode faster) for small, split launches. See attention_tc.cu.
@@ -1043,6 +1033,24 @@ public final class CudaBackend implements Backend {
       launch("attn_reduce", nDecode, heads, 128, partO, partMl, o.ptr(), tokens, b.tokenRequest, b.queryStart,
           b.seqLens, heads, hd, 0, splits);
     }
+  }
+
+  /**
+   * The split attention's partials buffer, grown to hold {@code rows} (token, head, split) rows of
+   * head_dim fp32 accumulators, then a (max, sum) pair each (256-byte aligned); returns its address.
+   */
+  private long splitPartials(long rows, int headDim) {
+    long need = rows * headDim * 4 + rows * 2 * 4 + 256;
+    if (need > attnWorkBytes) {
+      if (attnWork != 0) {
+        cu.streamSynchronize(stream);
+        free(attnWork);
+      }
+      attnWorkBytes = Math.max(need, 8L << 20);
+      attnWork = alloc(attnWorkBytes);
+      buffersMoved();
+    }
+    return attnWork;
   }
 
   /** Builds and uploads the tensor-core attention's work lists once per (batch, group). */
@@ -1135,17 +1143,8 @@ public final class CudaBackend implements Backend {
     long partO = 0, partMl = 0;
     if (splits > 1) {
       long rowsParts = (long) t * heads * splits;
-      long need = rowsParts * hd * 4 + rowsParts * 2 * 4 + 256;
-      if (need > attnWorkBytes) {
-        if (attnWork != 0) {
-          cu.streamSynchronize(stream);
-          free(attnWork);
-        }
-        attnWorkBytes = Math.max(need, 8L << 20);
-        attnWork = alloc(attnWorkBytes);
-      }
-      partO = attnWork;
-      partMl = attnWork + ((rowsParts * hd * 4 + 255) & ~255L);
+      partO = splitPartials(rowsParts, hd);
+      partMl = partO + ((rowsParts * hd * 4 + 255) & ~255L);
     }
     launch3("attn_split", "attn_split", t, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(), partO, partMl,
         b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, hd, hgroups, lanes,

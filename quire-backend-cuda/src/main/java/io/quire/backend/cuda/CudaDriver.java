@@ -114,6 +114,15 @@ final class CudaDriver {
     return d;
   }
 
+  /** Calls a driver function that returns a handle through its first out-parameter {@code p}. */
+  private MemorySegment handle(java.util.function.ToIntFunction<MemorySegment> call, String function) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment p = a.allocate(ADDRESS);
+      check(call.applyAsInt(p), function);
+      return p.get(ADDRESS, 0);
+    }
+  }
+
   void check(int rc, String function) {
     if (rc != 0) {
       throw new CudaException(function + " failed: " + errorName(rc) + " (" + rc + ")");
@@ -178,11 +187,7 @@ final class CudaDriver {
   }
 
   MemorySegment primaryCtxRetain(int dev) {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment p = a.allocate(ADDRESS);
-      check(NativeCalls.callInt(() -> (int) cuDevicePrimaryCtxRetain.invokeExact(p, dev)), "cuDevicePrimaryCtxRetain");
-      return p.get(ADDRESS, 0);
-    }
+    return handle(p -> NativeCalls.callInt(() -> (int) cuDevicePrimaryCtxRetain.invokeExact(p, dev)), "cuDevicePrimaryCtxRetain");
   }
 
   void primaryCtxRelease(int dev) {
@@ -236,11 +241,7 @@ final class CudaDriver {
   }
 
   MemorySegment streamCreate() {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment p = a.allocate(ADDRESS);
-      check(NativeCalls.callInt(() -> (int) cuStreamCreate.invokeExact(p, 0)), "cuStreamCreate");
-      return p.get(ADDRESS, 0);
-    }
+    return handle(p -> NativeCalls.callInt(() -> (int) cuStreamCreate.invokeExact(p, 0)), "cuStreamCreate");
   }
 
   void streamSynchronize(MemorySegment stream) {
@@ -297,19 +298,11 @@ final class CudaDriver {
    * either way, and a failed capture leaves no graph).
    */
   MemorySegment streamEndCapture(MemorySegment stream) {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment p = a.allocate(ADDRESS);
-      check(NativeCalls.callInt(() -> (int) cuStreamEndCapture.invokeExact(stream, p)), "cuStreamEndCapture");
-      return p.get(ADDRESS, 0);
-    }
+    return handle(p -> NativeCalls.callInt(() -> (int) cuStreamEndCapture.invokeExact(stream, p)), "cuStreamEndCapture");
   }
 
   MemorySegment graphInstantiate(MemorySegment graph) {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment p = a.allocate(ADDRESS);
-      check(NativeCalls.callInt(() -> (int) cuGraphInstantiate.invokeExact(p, graph, 0L)), "cuGraphInstantiateWithFlags");
-      return p.get(ADDRESS, 0);
-    }
+    return handle(p -> NativeCalls.callInt(() -> (int) cuGraphInstantiate.invokeExact(p, graph, 0L)), "cuGraphInstantiateWithFlags");
   }
 
   void graphLaunch(MemorySegment exec, MemorySegment stream) {
@@ -358,11 +351,7 @@ final class CudaDriver {
   }
 
   MemorySegment eventCreate() {
-    try (Arena a = Arena.ofConfined()) {
-      MemorySegment p = a.allocate(ADDRESS);
-      check(NativeCalls.callInt(() -> (int) cuEventCreate.invokeExact(p, 0)), "cuEventCreate");
-      return p.get(ADDRESS, 0);
-    }
+    return handle(p -> NativeCalls.callInt(() -> (int) cuEventCreate.invokeExact(p, 0)), "cuEventCreate");
   }
 
   void eventRecord(MemorySegment event, MemorySegment stream) {

@@ -85,3 +85,28 @@ __device__ __forceinline__ uint4 pack_bf16x8(const float* f) {
 __device__ __forceinline__ int split_chunk(int ctx, int num_splits) {
   return ((ctx + num_splits - 1) / num_splits + 31) & ~31;
 }
+
+// Argmax order: (v, i) beats (bv, bi) with a larger value, or an equal value and a lower index; NaN
+// loses to anything (the sampler's greedy rule).
+__device__ __forceinline__ bool am_better(float v, int i, float bv, int bi) {
+  if (v != v) return false;
+  if (bv != bv) return true;
+  return v > bv || (v == bv && i < bi);
+}
+
+// This thread's scan of row[threadIdx.x], row[threadIdx.x + stride], ... below n, then its warp's: every
+// lane ends with the warp's best (value, index); (NaN, INT_MAX) when the warp saw only NaN.
+__device__ __forceinline__ void warp_argmax(const float* row, int n, int stride, float& bv, int& bi) {
+  bv = __int_as_float(0x7fc00000);  // NaN: nothing yet
+  bi = 0x7fffffff;
+  // Each thread walks increasing indices, so strictly greater keeps its lowest index on ties.
+  for (int i = threadIdx.x; i < n; i += stride) {
+    float v = row[i];
+    if (am_better(v, i, bv, bi)) { bv = v; bi = i; }
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    float v = __shfl_xor_sync(0xffffffffu, bv, o);
+    int i = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (am_better(v, i, bv, bi)) { bv = v; bi = i; }
+  }
+}

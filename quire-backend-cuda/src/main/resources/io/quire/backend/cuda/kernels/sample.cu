@@ -135,26 +135,12 @@ __device__ float block_max(const float* row, int n, Shared& sh) {
   return r;
 }
 
-// (v, i) beats (bv, bi): larger value, or equal value and lower id; NaN loses to anything.
-__device__ __forceinline__ bool am_better(float v, int i, float bv, int bi) {
-  if (v != v) return false;
-  if (bv != bv) return true;
-  return v > bv || (v == bv && i < bi);
-}
 
 // Lowest id of the largest value; NaN never wins; 0 if every value is NaN.
 __device__ int block_argmax(const float* row, int n, Shared& sh) {
-  float bv = __int_as_float(0x7fc00000);
-  int bi = 0x7fffffff;
-  for (int i = threadIdx.x; i < n; i += SAMPLE_THREADS) {
-    float v = row[i];
-    if (am_better(v, i, bv, bi)) { bv = v; bi = i; }
-  }
-  for (int o = 16; o > 0; o >>= 1) {
-    float v = __shfl_xor_sync(0xffffffffu, bv, o);
-    int i = __shfl_xor_sync(0xffffffffu, bi, o);
-    if (am_better(v, i, bv, bi)) { bv = v; bi = i; }
-  }
+  float bv;
+  int bi;
+  warp_argmax(row, n, SAMPLE_THREADS, bv, bi);
   __syncthreads();
   if ((threadIdx.x & 31) == 0) sh.red[threadIdx.x >> 5] = ((u64)__float_as_uint(bv) << 32) | (unsigned)bi;
   __syncthreads();
