@@ -1011,12 +1011,7 @@ public final class CudaBackend implements Backend {
     }
     if (nDecode == 0) return;
     int hgroups = ceilDiv(group, 16);
-    // About four resident blocks per multiprocessor: split every context into that many chunks while
-    // tokens x kv heads fall short of it. The split count depends on the batch's size only; each block
-    // derives its chunk from its own context (split_chunk), so a captured graph stays valid.
-    long units = (long) nDecode * nkv * hgroups;
-    long target = 4L * smCount;
-    int splits = units >= target ? 1 : (int) Math.min(MAX_DECODE_SPLITS, ceilDiv(target, units));
+    int splits = AttentionPlan.decodeSplits(nDecode, nkv, hgroups, smCount, MAX_DECODE_SPLITS);
     long partO = 0, partMl = 0;
     if (splits > 1) {
       long rowsParts = (long) nDecode * heads * splits;  // partials of the decode items only
@@ -1056,18 +1051,8 @@ public final class CudaBackend implements Backend {
   /** Builds and uploads the tensor-core attention's work lists once per (batch, group). */
   private void uploadAttnItems(CudaDeviceBatch b, int group) {
     if (itemsGeneration == b.generation && itemsGroup == group) return;
-    BatchMetadata m = b.meta;
-    int[] qsl = m.queryStartLoc();
-    int perTile = Math.max(1, 64 / group);
-    int nDecode = 0, nPrefill = 0;
-    for (int i = 0; i < m.numRequests(); i++) {
-      int nq = qsl[i + 1] - qsl[i];
-      if (nq == 1) {
-        nDecode++;
-      } else if (nq > 1) {
-        nPrefill += ceilDiv(nq, perTile);
-      }
-    }
+    AttentionPlan plan = AttentionPlan.of(b.meta.queryStartLoc(), group);
+    int nDecode = plan.decodeTokens().length, nPrefill = plan.prefillTiles();
     long bytes = 4L * (nDecode + 2L * nPrefill) + 16;
     if (bytes > attnItemsBytes) {
       if (attnItems != 0) {
@@ -1080,18 +1065,8 @@ public final class CudaBackend implements Backend {
     }
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(bytes, 16);
-      int d = 0, p = nDecode;
-      for (int i = 0; i < m.numRequests(); i++) {
-        int nq = qsl[i + 1] - qsl[i];
-        if (nq == 1) {
-          host.setAtIndex(JAVA_INT, d++, qsl[i]);
-        } else {
-          for (int t0 = qsl[i]; t0 < qsl[i + 1]; t0 += perTile) {
-            host.setAtIndex(JAVA_INT, p++, i);
-            host.setAtIndex(JAVA_INT, p++, t0);
-          }
-        }
-      }
+      MemorySegment.copy(plan.decodeTokens(), 0, host, JAVA_INT, 0, nDecode);
+      MemorySegment.copy(plan.prefillItems(), 0, host, JAVA_INT, 4L * nDecode, 2 * nPrefill);
       cu.memcpyHtoDAsync(attnItems, host, bytes, stream);
     }
     itemsGeneration = b.generation;
@@ -1099,6 +1074,7 @@ public final class CudaBackend implements Backend {
     itemsDecode = nDecode;
     itemsPrefill = nPrefill;
   }
+
 
   /**
    * attn_split over (token, kv head, head group, context chunk), then attn_reduce when a context is

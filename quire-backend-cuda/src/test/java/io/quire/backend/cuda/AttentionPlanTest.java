@@ -1,0 +1,68 @@
+package io.quire.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The tensor-core attention's work lists: pure host logic, checked by invariants on random batches. */
+class AttentionPlanTest {
+
+  @Test
+  void decodeTokensAndPrefillTilesCoverEveryQueryTokenOnce() {
+    Random rnd = new Random(7);
+    int[] groups = {1, 2, 3, 4, 7, 8, 16, 32, 64};
+    for (int trial = 0; trial < 500; trial++) {
+      int s = 1 + rnd.nextInt(40);
+      int[] qsl = new int[s + 1];
+      for (int i = 0; i < s; i++) {
+        int kind = rnd.nextInt(4);
+        int nq = kind == 0 ? 0 : kind == 1 ? 1 : kind == 2 ? 2 + rnd.nextInt(20) : 1 + rnd.nextInt(300);
+        qsl[i + 1] = qsl[i] + nq;
+      }
+      int group = groups[rnd.nextInt(groups.length)];
+      AttentionPlan plan = AttentionPlan.of(qsl, group);
+      int perTile = 64 / group;
+      int[] covered = new int[qsl[s]];
+      for (int t : plan.decodeTokens()) covered[t]++;
+      int[] items = plan.prefillItems();
+      for (int k = 0; k < items.length; k += 2) {
+        int r = items[k], t0 = items[k + 1];
+        int end = qsl[r + 1];
+        assertTrue(t0 >= qsl[r] && t0 < end, "tile start inside its request");
+        assertTrue(end - qsl[r] > 1, "only requests of several query tokens are tiled");
+        int rows = Math.min(perTile, end - t0) * group;
+        assertTrue(rows <= 64, "a tile is at most 64 mma rows, got " + rows);
+        for (int t = t0; t < Math.min(t0 + perTile, end); t++) covered[t]++;
+      }
+      for (int t = 0; t < covered.length; t++) assertEquals(1, covered[t], "token " + t + " covered once");
+      // Decode tokens are exactly the requests with one query token, in request order.
+      int d = 0;
+      for (int i = 0; i < s; i++) {
+        if (qsl[i + 1] - qsl[i] == 1) assertEquals(qsl[i], plan.decodeTokens()[d++]);
+      }
+      assertEquals(d, plan.decodeTokens().length);
+    }
+  }
+
+  @Test
+  void decodeSplitsFillTheGpuOnlyWhileTheBatchDoesNot() {
+    int sm = 132, max = 64;
+    for (int tokens = 1; tokens <= 600; tokens++) {
+      for (int kvHeads : new int[] {1, 8, 32}) {
+        int splits = AttentionPlan.decodeSplits(tokens, kvHeads, 1, sm, max);
+        long units = (long) tokens * kvHeads;
+        assertTrue(splits >= 1 && splits <= max, "splits within [1, max]: " + splits);
+        if (units >= 4L * sm) {
+          assertEquals(1, splits, "a batch that fills the GPU is not split");
+        } else {
+          // Enough blocks for four per multiprocessor unless capped, and no more splits than needed.
+          assertTrue(splits == max || units * splits >= 4L * sm, "fills the GPU: " + units + " x " + splits);
+          assertTrue(splits == 1 || units * (splits - 1) < 4L * sm, "no split beyond the one that fills it");
+        }
+      }
+    }
+    assertEquals(1, AttentionPlan.decodeSplits(0, 8, 1, sm, max));
+  }
+}
