@@ -323,6 +323,26 @@ struct Eligible {  // processed row, counts: tokens at or above the min_p thresh
   }
 };
 
+// The mass a row keeps after top_p: the sum of src's masses; with top_p < 1, cut in rank order after
+// the token holding mass offset floor(total x top_p) - 1 (src.pk, src.pid set to that token's rank;
+// pfrac = floor(top_p x 2^64)). Every thread returns the same value.
+template <class S>
+__device__ u64 kept_mass(S& src, int vocab, float top_p, u64 pfrac, Shared& sh) {
+  u64 total = 0;
+  for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) {
+    unsigned key;
+    u64 w;
+    if (src.at(i, key, w)) total += w;
+  }
+  total = block_sum_u64(total, sh);
+  if (!(top_p < 1.f)) return total;
+  u64 t = __umul64hi(total, pfrac);
+  Sel c = rank_select(src, vocab, t > 0 ? t - 1 : 0, sh);
+  src.pk = c.key;
+  src.pid = c.id;
+  return c.before + c.w;
+}
+
 struct ByLogit {  // top_k radix path: candidates ranked by logit, with their masses; optionally cut
   const float* x;
   float thr, m, inv_t, scale;
@@ -540,42 +560,14 @@ sample_rows(float* __restrict__ logits, int vocab, int mass_shift, const RowPara
         mode = 1;
       } else {
         bl = ByLogit{x, thr, m, p.inv_t, scale, kk, kid, 0u, 0x7fffffff};
-        u64 total = 0;
-        for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) {
-          unsigned key;
-          u64 w;
-          if (bl.at(i, key, w)) total += w;
-        }
-        total = block_sum_u64(total, sh);
-        u64 kept = total;
-        if (p.top_p < 1.f) {
-          u64 t = __umul64hi(total, p.pfrac);
-          Sel c = rank_select(bl, vocab, t > 0 ? t - 1 : 0, sh);
-          bl.pk = c.key;
-          bl.pid = c.id;
-          kept = c.before + c.w;
-        }
+        const u64 kept = kept_mass(bl, vocab, p.top_p, p.pfrac, sh);
         Sel s = rank_select(bl, vocab, __umul64hi(kept, ubits), sh);
         token = s.id;
         mode = 2;
       }
     } else {
       bw = ByWeight{x, thr, m, p.inv_t, scale, 0u, 0x7fffffff};
-      u64 total = 0;
-      for (int i = threadIdx.x; i < vocab; i += SAMPLE_THREADS) {
-        unsigned key;
-        u64 w;
-        if (bw.at(i, key, w)) total += w;
-      }
-      total = block_sum_u64(total, sh);
-      u64 kept = total;
-      if (p.top_p < 1.f) {
-        u64 t = __umul64hi(total, p.pfrac);
-        Sel c = rank_select(bw, vocab, t > 0 ? t - 1 : 0, sh);
-        bw.pk = c.key;
-        bw.pid = c.id;
-        kept = c.before + c.w;
-      }
+      const u64 kept = kept_mass(bw, vocab, p.top_p, p.pfrac, sh);
       Sel s = id_walk(bw, vocab, 0, __umul64hi(kept, ubits), sh);
       token = s.id;
       mode = 3;
