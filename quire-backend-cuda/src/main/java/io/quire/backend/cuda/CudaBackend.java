@@ -64,7 +64,7 @@ public final class CudaBackend implements Backend {
   private boolean gemv = envFlag("QUIRE_CUDA_GEMV");
   private boolean fuse = envFlag("QUIRE_CUDA_FUSE");
   // Tensor-core paged attention (attention_tc.cu) for head_dim 16/32/64/128 and <= 64 q heads per kv
-  // head; env QUIRE_CUDA_TC_ATTENTION=0 (or tcAttention(false)) falls back to attn_split.
+  // head; env QUIRE_CUDA_TC_ATTENTION=0 (or configure(false, ...)) falls back to attn_split.
   private boolean tcAttention = envFlag("QUIRE_CUDA_TC_ATTENTION");
   // The work lists of the tensor-core attention for one (batch, q heads per kv head), uploaded once per
   // step at the first layer's attention: decode token indices, then (request, first token) prefill tiles.
@@ -174,16 +174,6 @@ public final class CudaBackend implements Backend {
     this.gemv = gemv;
     this.fuse = fuse;
     dropGraphs();
-  }
-
-  /** Switches the tensor-core paged attention (else attn_split); returns the previous setting. */
-  public boolean tcAttention(boolean on) {
-    bind();
-    flush();
-    boolean prev = tcAttention;
-    tcAttention = on;
-    dropGraphs();
-    return prev;
   }
 
   /** Switches CUDA graphs of decode steps (see {@link #runForward}); returns the previous setting. */
