@@ -100,10 +100,26 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
 #pragma unroll
         for (int r = 0; r < ROWS; r++) acc[r] += dot8(wv[r][u], xv[u]);
     }
-    for (; c < nc; c += stride) {
-      uint4 xv = ld_nc(xr + c);
+    // Fewer than U pieces left (K not a multiple of U x 32 x ks): issue all their loads at once rather
+    // than one dependent load per piece, then add them in the same order as before.
+    if (c < nc) {
+      uint4 tw[ROWS][U - 1], tx[U - 1];
 #pragma unroll
-      for (int r = 0; r < ROWS; r++) acc[r] += dot8(ld_stream(wr[r] + c), xv);
+      for (int u = 0; u < U - 1; u++) {
+        const int cc = c + stride * u;
+        if (cc < nc) {
+          tx[u] = ld_nc(xr + cc);
+#pragma unroll
+          for (int r = 0; r < ROWS; r++) tw[r][u] = ld_stream(wr[r] + cc);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < U - 1; u++) {
+        if (c + stride * u < nc) {
+#pragma unroll
+          for (int r = 0; r < ROWS; r++) acc[r] += dot8(tw[r][u], tx[u]);
+        }
+      }
     }
   }
 #pragma unroll
