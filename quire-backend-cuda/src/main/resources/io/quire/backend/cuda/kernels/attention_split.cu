@@ -219,14 +219,17 @@ extern "C" __global__ void __launch_bounds__(128) attn_reduce(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, bf16* __restrict__ out,
     const int* __restrict__ tokens, const int* __restrict__ token_req, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, int num_heads, int head_dim, int chunk, int num_splits) {
-  PDL_ENTER();
+  pdl_trigger();
   __shared__ float wts[1024];
   __shared__ float red[4];
+  // The batch's metadata comes from the host (no kernel writes it): read before waiting for the
+  // attention kernel, so only the partials wait for it.
   const int t = tokens ? tokens[blockIdx.x] : blockIdx.x, h = blockIdx.y;
   const int r = token_req[t];
   const int ctx = seq_lens[r] - (query_start[r + 1] - 1 - t);
   if (chunk <= 0) chunk = split_chunk(ctx, num_splits);
   const int ns = min(num_splits, (ctx + chunk - 1) / chunk);
+  pdl_wait();
   const size_t hrow = (size_t)t * num_heads + h;
   const size_t prow = (size_t)blockIdx.x * num_heads + h;  // partials are indexed by the launch's item
   const float* ml = part_ml + 2 * prow * num_splits;

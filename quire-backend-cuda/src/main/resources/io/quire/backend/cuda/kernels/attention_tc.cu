@@ -358,7 +358,10 @@ __device__ __forceinline__ void attn_decode_body(
     const int* tokens, const int* token_req, const int* query_start, const int* seq_lens,
     const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads, int hgroups,
     int chunk, int num_splits, float scale) {
-  PDL_ENTER();
+  // The batch's metadata (token lists, lengths, block tables) comes from the host, not from a kernel:
+  // it is read, and the block-table entries of the first tiles pulled into L1, before waiting for the
+  // previous kernel (programmatic dependent launch); q and the K/V cache wait for it.
+  pdl_trigger();
   const int t = tokens ? tokens[blockIdx.x] : blockIdx.x;
   const int r = token_req[t];
   const int G = num_heads / num_kv_heads;
@@ -367,6 +370,13 @@ __device__ __forceinline__ void attn_decode_body(
   const int split = blockIdx.z;
   if (chunk <= 0) chunk = split_chunk(seq_lens[r] - (query_start[r + 1] - 1 - t), num_splits);
   const int kbeg = split * chunk;
+  {
+    const int* table = block_tables + (size_t)r * max_blocks;
+    const int b0 = kbeg / block_size, nb = (STAGES * BN + block_size - 1) / block_size;
+    if ((int)threadIdx.x < nb && b0 + (int)threadIdx.x < max_blocks)
+      asm volatile("prefetch.global.L1 [%0];" ::"l"(table + b0 + threadIdx.x));
+  }
+  pdl_wait();
   unsigned char* smem;
   if constexpr (STAGES == 2) {
     __shared__ __align__(16) unsigned char static_smem[sizeof(Smem<D, 2>)];

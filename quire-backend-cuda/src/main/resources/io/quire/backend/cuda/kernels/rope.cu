@@ -5,28 +5,40 @@
 // Launch: grid (T, Y), block 128; the Y * 128 threads of a token stride over its (q_heads + k_heads) * d/2 pairs.
 #include "common.cuh"
 
+// cos and sin of pair i at position p. Positions, tables and inv_freq come from the host (no kernel
+// writes them), so both kernels read them and the first pair's angle before waiting for the previous
+// kernel (programmatic dependent launch): only q, k and v wait for it.
+__device__ __forceinline__ void angle(int i, int p, const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                      const float* __restrict__ inv_freq, int max_pos, int half, float& c, float& s) {
+  if (p < max_pos) {
+    c = cos_t[(size_t)p * half + i];
+    s = sin_t[(size_t)p * half + i];
+  } else {
+    float a = (float)p * inv_freq[i];
+    c = cosf(a);
+    s = sinf(a);
+  }
+}
+
 extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positions,
                                 const float* __restrict__ cos_t, const float* __restrict__ sin_t,
                                 const float* __restrict__ inv_freq, int max_pos, int q_heads,
                                 int k_heads, int head_dim) {
-  PDL_ENTER();
+  pdl_trigger();
   int t = blockIdx.x;
   int p = positions[t];
   int half = head_dim >> 1;
   int pairs = (q_heads + k_heads) * half;
-  for (int idx = blockIdx.y * blockDim.x + threadIdx.x; idx < pairs; idx += gridDim.y * blockDim.x) {
+  float c0, s0;
+  const int idx0 = blockIdx.y * blockDim.x + threadIdx.x;
+  angle(idx0 % half, p, cos_t, sin_t, inv_freq, max_pos, half, c0, s0);
+  pdl_wait();
+  for (int idx = idx0; idx < pairs; idx += gridDim.y * blockDim.x) {
     int h = idx / half, i = idx - h * half;
     bf16* base = h < q_heads ? q + ((size_t)t * q_heads + h) * head_dim
                              : k + ((size_t)t * k_heads + (h - q_heads)) * head_dim;
-    float c, s;
-    if (p < max_pos) {
-      c = cos_t[(size_t)p * half + i];
-      s = sin_t[(size_t)p * half + i];
-    } else {
-      float a = (float)p * inv_freq[i];
-      c = cosf(a);
-      s = sinf(a);
-    }
+    float c = c0, s = s0;
+    if (idx != idx0) angle(i, p, cos_t, sin_t, inv_freq, max_pos, half, c, s);
     float x1 = bf2f(base[i]), x2 = bf2f(base[i + half]);
     base[i] = f2bf(x1 * c - x2 * s);
     base[i + half] = f2bf(x2 * c + x1 * s);
@@ -42,7 +54,7 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
                                          const float* __restrict__ inv_freq, int max_pos, int q_heads,
                                          int k_heads, int head_dim, bf16* __restrict__ k_cache,
                                          bf16* __restrict__ v_cache, const int* __restrict__ slots) {
-  PDL_ENTER();
+  pdl_trigger();
   int t = blockIdx.x;
   int p = positions[t];
   int half = head_dim >> 1;
@@ -50,20 +62,17 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
   int width = k_heads * head_dim;
   long long slot = slots[t];
   bf16* kd = k_cache + (size_t)(slot < 0 ? 0 : slot) * width;
-  for (int idx = blockIdx.y * blockDim.x + threadIdx.x; idx < pairs; idx += gridDim.y * blockDim.x) {
+  float c0, s0;
+  const int idx0 = blockIdx.y * blockDim.x + threadIdx.x;
+  angle(idx0 % half, p, cos_t, sin_t, inv_freq, max_pos, half, c0, s0);
+  pdl_wait();
+  for (int idx = idx0; idx < pairs; idx += gridDim.y * blockDim.x) {
     int h = idx / half, i = idx - h * half;
     bool isq = h < q_heads;
     bf16* base = isq ? q + ((size_t)t * q_heads + h) * head_dim
                      : k + ((size_t)t * k_heads + (h - q_heads)) * head_dim;
-    float c, s;
-    if (p < max_pos) {
-      c = cos_t[(size_t)p * half + i];
-      s = sin_t[(size_t)p * half + i];
-    } else {
-      float a = (float)p * inv_freq[i];
-      c = cosf(a);
-      s = sinf(a);
-    }
+    float c = c0, s = s0;
+    if (idx != idx0) angle(i, p, cos_t, sin_t, inv_freq, max_pos, half, c, s);
     float x1 = bf2f(base[i]), x2 = bf2f(base[i + half]);
     bf16 y1 = f2bf(x1 * c - x2 * s), y2 = f2bf(x2 * c + x1 * s);
     base[i] = y1;
