@@ -404,13 +404,17 @@ public final class CudaBackend implements Backend {
       a[12] = n1;
       a[13] = n2;
       a[14] = f32 ? 1 : 0;
-      // Warps per row group: K is split over up to 8 warps for long rows (K >= 8192) and for short
-      // matrices (under 8 row pairs per multiprocessor), while each warp keeps a full unrolled step
-      // (32 lanes x 4 pieces). Measured on an H200 (Llama-3-8B): down (K 14336) 43 -> 37 us split 8
-      // ways; the 4096-wide q/k/v and o were no faster split (q/k/v 19.6 -> 21.5 us).
+      // Warps per row group: K is split over up to 8 warps for short matrices (under 8 row pairs per
+      // multiprocessor) and for long rows (K >= 8192), while each warp keeps a full unrolled step (32
+      // lanes x 4 pieces). Long rows split 2 ways below K = 12288, else 8. Measured on an H200 in whole
+      // batch-1 decode steps (CudaDecodeBench, graphs and programmatic dependent launch on), which rank
+      // these choices differently from each GEMV timed alone (gemv_sweep.py): Llama-2-7B down (K 11008)
+      // split 2 ways 4.149 -> 4.053 ms/token against 8, Llama-3-8B down (K 14336) 4.34 -> 4.45 split 2
+      // ways; splitting the 4096-wide q/k/v and gate+up 2 or 4 ways made both shapes 1-8% slower.
       int ks = 1;
       boolean split = k >= 8192 || (long) ceilDiv(total, 2) < 8L * smCount;
-      while (split && ks < 8 && k / 8 / (2 * ks) >= 128) ks *= 2;
+      int maxKs = k >= 8192 && k < 12288 ? 2 : 8;
+      while (split && ks < maxKs && k / 8 / (2 * ks) >= 128) ks *= 2;
       a[15] = ks;
       a[16] = glu == null ? 0L : glu.ptr();
       a[17] = glu == null ? 0 : glu.cols();

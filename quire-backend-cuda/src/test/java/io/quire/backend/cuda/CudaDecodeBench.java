@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  * of one step compared between the fast and the simple paths, and a per-launch device-time breakdown
  * (CUDA events) of both. Usage: {@code CudaDecodeBench <model-dir> [context=512] [steps=128] [shape]}:
  * with a shape (llama-3-8b, llama-2-7b, llama-3.2-1b) and no model there, random bf16 weights are
- * written first.
+ * written first. With {@code -Dquire.bench.quick=true}, only the first configuration (for A/B runs).
  */
 public final class CudaDecodeBench {
   private final CudaBackend gpu;
@@ -93,7 +93,9 @@ public final class CudaDecodeBench {
     // {fast attention, gemv, fusion, PDL, graphs}
     boolean[][] configs = {{true, true, true, pdl, true}, {true, true, true, pdl, false}, {true, true, true, false, false},
         {true, false, true, pdl, false}, {false, false, false, false, false}};
+    boolean quick = Boolean.getBoolean("quire.bench.quick");  // only the first configuration
     for (int c = 0; c < configs.length; c++) {
+      if (quick && c > 0) return;
       if (c == 2 && !pdl) continue;
       gpu.configure(configs[c][0], configs[c][1], configs[c][2]);
       gpu.configurePdl(configs[c][3]);
