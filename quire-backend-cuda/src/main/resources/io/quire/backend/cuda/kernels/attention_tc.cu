@@ -116,6 +116,34 @@ __device__ __forceinline__ void attn_block(
   const int ntiles = kend > kbeg ? (kend - kbeg + BN - 1) / BN : 0;
   const int* table = block_tables + (size_t)r * max_blocks;
   const size_t row_stride = (size_t)num_kv_heads * D;
+  // PRE (two-stage decode blocks): the previous kernel (rope_write_kv) wrote only this token's own key,
+  // at position seq - 1; every other key came from earlier steps. So the first tile goes out before
+  // waiting for that kernel, all but that key, and q and that key follow the wait.
+  constexpr bool PRE = WM == 1 && STAGES == 2;
+  const int newpos = seq - 1;
+  // part 0: every key of the tile; 1: all but newpos; 2: newpos only (nothing else is touched, since a
+  // copy that is not valid zero-fills its destination).
+  auto load_tile = [&](int tile, int buf, int part) {
+    const int p0 = kbeg + tile * BN;
+#pragma unroll
+    for (int i = tid; i < BN * CH; i += NTHREADS) {
+      const int key = i / CH, ch = i - key * CH;
+      const int pos = p0 + key;
+      if (part != 0 && (pos == newpos) != (part == 2)) continue;
+      const bool ok = pos < kend;
+      size_t off = 0;
+      if (ok) {
+        size_t slot = (size_t)table[pos / block_size] * block_size + pos % block_size;
+        off = slot * row_stride + (size_t)kvh * D + ch * 8;
+      }
+      cp_async16(&sm.k[buf][key][ch * 8], k_cache + off, ok);
+      cp_async16(&sm.v[buf][key][ch * 8], v_cache + off, ok);
+    }
+  };
+  if constexpr (PRE) {
+    if (ntiles > 0) load_tile(0, 0, 1);
+    pdl_wait();
+  }
 
   // Q fragments (A operand, row-major 16 x D per warp), pre-scaled by nothing: scale goes on the scores.
   unsigned qa[KS][4];
@@ -139,33 +167,16 @@ __device__ __forceinline__ void attn_block(
   float m_a = neg_inf(), m_b = neg_inf(), l_a = 0.f, l_b = 0.f;
   const float sl2 = scale * 1.4426950408889634f;  // scores in log2 units: exp2 below
 
-  auto load_tile = [&](int tile, int buf) {
-    const int p0 = kbeg + tile * BN;
-#pragma unroll
-    for (int i = tid; i < BN * CH; i += NTHREADS) {
-      const int key = i / CH, ch = i - key * CH;
-      const int pos = p0 + key;
-      const bool ok = pos < kend;
-      size_t off = 0;
-      if (ok) {
-        size_t slot = (size_t)table[pos / block_size] * block_size + pos % block_size;
-        off = slot * row_stride + (size_t)kvh * D + ch * 8;
-      }
-      cp_async16(&sm.k[buf][key][ch * 8], k_cache + off, ok);
-      cp_async16(&sm.v[buf][key][ch * 8], v_cache + off, ok);
-    }
-  };
-
   // STAGES - 1 tiles in flight ahead of the one in use; one commit group per tile (empty past the end),
   // so waiting for all but the newest STAGES - 1 groups means this tile has landed.
 #pragma unroll
   for (int st = 0; st < STAGES - 1; st++) {
-    if (st < ntiles) load_tile(st, st);
+    if (st < ntiles) load_tile(st, st, PRE ? 2 : 0);
     cp_async_commit();
   }
   for (int tile = 0; tile < ntiles; tile++) {
     const int buf = tile % STAGES;
-    if (tile + STAGES - 1 < ntiles) load_tile(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
+    if (tile + STAGES - 1 < ntiles) load_tile(tile + STAGES - 1, (tile + STAGES - 1) % STAGES, 0);
     cp_async_commit();
     cp_async_wait<STAGES - 1>();
     __syncthreads();
@@ -376,7 +387,7 @@ __device__ __forceinline__ void attn_decode_body(
     if ((int)threadIdx.x < nb && b0 + (int)threadIdx.x < max_blocks)
       asm volatile("prefetch.global.L1 [%0];" ::"l"(table + b0 + threadIdx.x));
   }
-  pdl_wait();
+  if constexpr (STAGES != 2) pdl_wait();  // two-stage blocks wait inside attn_block (PRE)
   unsigned char* smem;
   if constexpr (STAGES == 2) {
     __shared__ __align__(16) unsigned char static_smem[sizeof(Smem<D, 2>)];

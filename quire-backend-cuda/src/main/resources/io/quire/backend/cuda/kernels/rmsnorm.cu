@@ -43,7 +43,7 @@ extern "C" __global__ void add_rms_norm(const bf16* __restrict__ x, bf16* __rest
 
 extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __restrict__ w,
                                       bf16* __restrict__ out, int n, float eps) {
-  PDL_ENTER();
+  pdl_trigger();
   const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)blockIdx.x * n);
   uint4* o = reinterpret_cast<uint4*>(out + (size_t)blockIdx.x * n);
   const uint4* wr = reinterpret_cast<const uint4*>(w);
@@ -51,12 +51,15 @@ extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __
   uint4 xv[VPT], wv[VPT];
   float ss = 0.f;
 #pragma unroll
+  for (int k = 0; k < VPT; k++) {  // the norm weight (no kernel writes it) before waiting
+    int c = threadIdx.x + k * blockDim.x;
+    if (c < nc) wv[k] = ld16(wr + c);
+  }
+  pdl_wait();
+#pragma unroll
   for (int k = 0; k < VPT; k++) {
     int c = threadIdx.x + k * blockDim.x;
-    if (c < nc) {
-      xv[k] = ld16(xr + c);
-      wv[k] = ld16(wr + c);
-    }
+    if (c < nc) xv[k] = ld16(xr + c);
   }
 #pragma unroll
   for (int k = 0; k < VPT; k++) {
@@ -86,7 +89,7 @@ extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __
 extern "C" __global__ void add_rms_norm_v(const bf16* __restrict__ x, bf16* __restrict__ residual,
                                           const bf16* __restrict__ w, bf16* __restrict__ out, int n,
                                           float eps) {
-  PDL_ENTER();
+  pdl_trigger();
   const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)blockIdx.x * n);
   uint4* r = reinterpret_cast<uint4*>(residual + (size_t)blockIdx.x * n);
   uint4* o = reinterpret_cast<uint4*>(out + (size_t)blockIdx.x * n);
@@ -94,12 +97,17 @@ extern "C" __global__ void add_rms_norm_v(const bf16* __restrict__ x, bf16* __re
   int nc = n >> 3;
   uint4 xv[VPT], rv[VPT], wv[VPT];
 #pragma unroll
+  for (int k = 0; k < VPT; k++) {  // the norm weight (no kernel writes it) before waiting
+    int c = threadIdx.x + k * blockDim.x;
+    if (c < nc) wv[k] = ld16(wr + c);
+  }
+  pdl_wait();
+#pragma unroll
   for (int k = 0; k < VPT; k++) {
     int c = threadIdx.x + k * blockDim.x;
     if (c < nc) {
       xv[k] = ld16(xr + c);
       rv[k] = r[c];
-      wv[k] = ld16(wr + c);
     }
   }
   float ss = 0.f;
