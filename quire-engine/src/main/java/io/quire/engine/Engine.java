@@ -19,6 +19,7 @@ import io.quire.models.GenerationConfig;
 import io.quire.models.LlamaModel;
 import io.quire.models.ModelConfig;
 import io.quire.spi.Backend;
+import io.quire.spi.BatchMetadata;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.DeviceMemory;
@@ -94,6 +95,7 @@ public final class Engine implements AutoCloseable {
   private final int maxModelLen;
   private final int vocabSize;
   private final KvCacheSizing kvCacheSizing; // null unless sized from gpu_memory_utilization
+  private final int maxDecodeRows; // a padded decode step stays within the model's buffers
   private final LinkedBlockingQueue<Object> intake = new LinkedBlockingQueue<>();
   private final Map<String, Live> live = new HashMap<>(); // engine thread only
   private final Map<String, Boolean> liveIds = new ConcurrentHashMap<>();
@@ -127,6 +129,7 @@ public final class Engine implements AutoCloseable {
     Optional<DeviceMemory> beforeWeights = backend.deviceMemory();
     this.model = LlamaModel.load(config.modelDir(), backend, config.maxNumBatchedTokens(), config.maxNumSeqs());
     this.vocabSize = mc.vocabSize();
+    this.maxDecodeRows = Math.min(model.maxTokens(), model.maxLogitRows());
     int len = config.maxModelLen() != null ? config.maxModelLen() : mc.maxPositionEmbeddings();
     if (mc.slidingWindow() != null && mc.slidingWindow() < len) {
       // Sliding-window attention is not implemented: within the window, full attention is exact.
@@ -385,14 +388,20 @@ public final class Engine implements AutoCloseable {
    * (only ids and asked-for logprobs come back), unless a row wants logprobs it cannot give (the
    * whole vocab); then the logits go to the host sampler. Both samplers keep the same tokens and
    * draw the same ids for the same seed (SamplingMath), so the choice never changes a request's
-   * output beyond fp32 rounding of logprobs.
+   * output beyond fp32 rounding of logprobs. A decode step runs padded to the backend's
+   * {@link Backend#paddedDecodeSize} ({@link DecodePadding}); only the real rows' logits are read.
    */
   private List<SampledToken> execute(SchedulerOutput out, List<SamplingState> states) {
     int rows = states.size();
     boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
-    try (DeviceBatch db = backend.prepare(out.batch())) {
-      Tensor logits = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
+    BatchMetadata batch = out.batch();
+    if (DecodePadding.decodeOnly(batch)) {
+      batch = DecodePadding.pad(batch, Math.min(backend.paddedDecodeSize(batch.numTokens()), maxDecodeRows));
+    }
+    try (DeviceBatch db = backend.prepare(batch)) {
+      Tensor all = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
       if (rows == 0) return List.of();
+      Tensor logits = all.firstRows(rows); // padding rows come after the real ones
       if (greedy && logits.dtype() == DType.F32) {
         if (argmaxIds.length < rows) argmaxIds = new int[rows];
         backend.argmax(logits, argmaxIds);

@@ -52,7 +52,7 @@ public interface Backend extends AutoCloseable {
   /** gateUp [T, 2I] holds gate then up; out [T, I] = silu(gate) * up. */
   void siluMul(Tensor gateUp, Tensor out);
 
-  /** Writes each token's k and v into the cache slots of the batch's slot mapping. */
+  /** Writes each token's k and v into the cache slots of the batch's slot mapping; a negative slot writes nothing. */
   void writeKv(Tensor k, Tensor v, KvCache cache, int layer, DeviceBatch batch);
 
   /**
@@ -110,6 +110,16 @@ public interface Backend extends AutoCloseable {
    */
   default void sample(Tensor logits, SamplingBatch batch, SampledRows out) {
     throw new UnsupportedOperationException("backend " + name() + " does not sample on the device");
+  }
+
+  /**
+   * The batch size to run a decode step of {@code decodeTokens} requests (one query token each) at.
+   * A backend that records work per batch shape ({@link #runForward}) rounds it up to one of a few
+   * sizes; the engine then adds dummy requests that write no K/V (slot -1) and whose logits rows,
+   * after the real ones, are never read. The default pads nothing.
+   */
+  default int paddedDecodeSize(int decodeTokens) {
+    return decodeTokens;
   }
 
   /**

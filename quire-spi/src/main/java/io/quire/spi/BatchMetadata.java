@@ -8,7 +8,8 @@ package io.quire.spi;
  * @param positions [T] position of each token in its sequence
  * @param queryStartLoc [S+1] prefix sums of tokens per request
  * @param seqLens [S] context length of each request after this step (cached + new)
- * @param slotMapping [T] KV slot (block * blockSize + offset) where each token's K/V goes
+ * @param slotMapping [T] KV slot (block * blockSize + offset) where each token's K/V goes; -1 for none
+ *     (a padding row)
  * @param blockTables [S][*] physical block ids of each request in logical order
  * @param logitsIndices [S'] rows of the flat batch whose logits are needed
  * @param blockSize tokens per KV block

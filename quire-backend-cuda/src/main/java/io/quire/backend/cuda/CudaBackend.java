@@ -196,14 +196,31 @@ public final class CudaBackend implements Backend {
   private record Graph(MemorySegment exec, Tensor out) {}
 
   /**
-   * CUDA graphs for decode steps (every request one query token, at most {@link #GRAPH_MAX_TOKENS}):
-   * the first step of a shape (owner, tokens, logit rows, block-table stride) runs eagerly, so every
-   * buffer the forward needs reaches its size outside a capture; the second is captured into a graph,
-   * and it and every later step of that shape replay the graph in one launch. A replay reads the same
-   * device arrays (batch buffer, KV cache, activations) the capture saw, refilled by prepare(); the
-   * kernels take nothing from the host that changes between steps of one shape (the attention derives
-   * its split chunks on the device). Moving any of those buffers drops every graph. A capture the
-   * driver refuses turns graphs off for this backend (logged) and the step runs eagerly.
+   * vLLM's CUDA graph capture sizes while graphs are on: 1, 2, 4, 8, then multiples of 8 up to
+   * {@link #GRAPH_MAX_TOKENS}, so that a few graphs serve every decode batch size.
+   */
+  @Override
+  public int paddedDecodeSize(int decodeTokens) {
+    if (!graphs || profiler != null || decodeTokens <= 0 || decodeTokens > GRAPH_MAX_TOKENS) return decodeTokens;
+    return captureSize(decodeTokens);
+  }
+
+  /** The smallest capture size (1, 2, 4, 8, 16, 24, 32, ...) holding n > 0 tokens. */
+  static int captureSize(int n) {
+    return n <= 8 ? Math.max(1, Integer.highestOneBit(n - 1) << 1) : (n + 7) & ~7;
+  }
+
+  /**
+   * CUDA graphs for decode steps (every request one query token, at most {@link #GRAPH_MAX_TOKENS}). The
+   * engine pads decode batches to {@link #paddedDecodeSize} with dummy requests, so a few sizes come here
+   * whatever the number of running requests. The first step of a shape (owner, tokens, logit rows,
+   * block-table stride) runs eagerly, so every buffer the forward needs reaches its size outside a
+   * capture; the second is captured into a graph, and it and every later step of that shape replay the
+   * graph in one launch. A replay reads the same device arrays (batch buffer, KV cache, activations) the
+   * capture saw, refilled by prepare(); the kernels take nothing from the host that changes between steps
+   * of one shape (the attention derives its split chunks on the device). Moving any of those buffers
+   * drops every graph. A capture the driver refuses turns graphs off for this backend (logged) and the
+   * step runs eagerly.
    */
   @Override
   public Tensor runForward(Object owner, DeviceBatch batch, java.util.function.Supplier<Tensor> forward) {

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.quire.spi.BackendProvider;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,6 +44,19 @@ class CudaBackendTest {
       List<OpChecks.Result> failed = results.stream().filter(r -> !r.pass()).toList();
       assertEquals(List.of(), failed);
     }
+  }
+
+  @Test
+  void decodeBatchesPadToTheSmallestOfVllmsCaptureSizes() {
+    List<Integer> sizes = new ArrayList<>(List.of(1, 2, 4, 8));
+    for (int s = 16; s <= CudaBackend.GRAPH_MAX_TOKENS; s += 8) sizes.add(s);
+    for (int n = 1; n <= CudaBackend.GRAPH_MAX_TOKENS; n++) {
+      int want = n;
+      while (!sizes.contains(want)) want++;
+      assertEquals(want, CudaBackend.captureSize(n), "decode batch of " + n);
+    }
+    assertEquals(List.of(1, 2, 4, 4, 8, 16, 16, 24, 512), IntStream.of(1, 2, 3, 4, 5, 9, 16, 17, 505)
+        .mapToObj(CudaBackend::captureSize).toList());
   }
 
   @Test

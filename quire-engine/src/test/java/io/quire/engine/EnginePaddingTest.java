@@ -1,0 +1,211 @@
+package io.quire.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.quire.backend.cpu.CpuBackend;
+import io.quire.engine.EngineDeviceSamplingTest.SamplingCpuBackend;
+import io.quire.spi.Backend;
+import io.quire.spi.BatchMetadata;
+import io.quire.spi.DType;
+import io.quire.spi.DeviceBatch;
+import io.quire.spi.KvCache;
+import io.quire.spi.Rope;
+import io.quire.spi.SampledRows;
+import io.quire.spi.SamplingBatch;
+import io.quire.spi.Tensor;
+import io.quire.spi.WeightData;
+import io.quire.testkit.Fixtures;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Decode steps padded with dummy requests (as for CUDA graphs) give every request the tokens, logprobs
+ * and finish reasons of unpadded steps, and the engine's counters count real requests only.
+ */
+class EnginePaddingTest {
+  /**
+   * Another backend wrapped to pad decode steps to the next multiple of 8, counting what the engine
+   * hands it: padded steps, and logits read with rows of dummy requests (there must be none).
+   */
+  static final class PaddingBackend implements Backend {
+    final Backend inner;
+    int paddedSteps, dummyRowsRead, argmaxCalls, sampleCalls, hostCopies;
+    private int realLogitRows;
+
+    PaddingBackend(Backend inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public int paddedDecodeSize(int decodeTokens) {
+      return (decodeTokens + 7) & ~7;
+    }
+
+    @Override
+    public DeviceBatch prepare(BatchMetadata batch) {
+      int[] slots = batch.slotMapping();
+      realLogitRows = 0;
+      for (int i : batch.logitsIndices()) if (slots[i] >= 0) realLogitRows++;
+      if (Arrays.stream(slots).anyMatch(s -> s < 0)) paddedSteps++;
+      return inner.prepare(batch);
+    }
+
+    private void read(Tensor logits) {
+      if (logits.rows() > realLogitRows) dummyRowsRead++;
+    }
+
+    @Override
+    public void argmax(Tensor logits, int[] dst) {
+      read(logits);
+      argmaxCalls++;
+      inner.argmax(logits, dst);
+    }
+
+    @Override
+    public void sample(Tensor logits, SamplingBatch batch, SampledRows out) {
+      read(logits);
+      sampleCalls++;
+      inner.sample(logits, batch, out);
+    }
+
+    @Override
+    public void copyToHost(Tensor t, float[] dst) {
+      read(t);
+      hostCopies++;
+      inner.copyToHost(t, dst);
+    }
+
+    // ---- the rest is the inner backend's ----
+    @Override public boolean supportsSampling() { return inner.supportsSampling(); }
+    @Override public Tensor runForward(Object owner, DeviceBatch batch, Supplier<Tensor> forward) { return inner.runForward(owner, batch, forward); }
+    @Override public String name() { return "padding " + inner.name(); }
+    @Override public DType activationDType() { return inner.activationDType(); }
+    @Override public Tensor loadWeight(WeightData w) { return inner.loadWeight(w); }
+    @Override public Tensor allocate(DType dtype, int rows, int cols) { return inner.allocate(dtype, rows, cols); }
+    @Override public KvCache allocateKvCache(int l, int b, int bs, int h, int d) { return inner.allocateKvCache(l, b, bs, h, d); }
+    @Override public Rope createRope(float[] invFreq, int headDim, int maxPositions) { return inner.createRope(invFreq, headDim, maxPositions); }
+    @Override public void embedding(Tensor table, DeviceBatch batch, Tensor out) { inner.embedding(table, batch, out); }
+    @Override public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) { inner.rmsNorm(x, weight, eps, out); }
+    @Override public void addRmsNorm(Tensor x, Tensor residual, Tensor weight, float eps, Tensor out) { inner.addRmsNorm(x, residual, weight, eps, out); }
+    @Override public void headRmsNorm(Tensor x, int headDim, Tensor weight, float eps) { inner.headRmsNorm(x, headDim, weight, eps); }
+    @Override public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) { inner.matmul(x, w, bias, out); }
+    @Override public void rope(Tensor q, Tensor k, Rope rope, DeviceBatch batch) { inner.rope(q, k, rope, batch); }
+    @Override public void siluMul(Tensor gateUp, Tensor out) { inner.siluMul(gateUp, out); }
+    @Override public void writeKv(Tensor k, Tensor v, KvCache cache, int layer, DeviceBatch batch) { inner.writeKv(k, v, cache, layer, batch); }
+    @Override public void pagedAttention(Tensor q, KvCache cache, int layer, DeviceBatch batch, float scale, Tensor out) { inner.pagedAttention(q, cache, layer, batch, scale, out); }
+    @Override public void gatherLogitRows(Tensor x, DeviceBatch batch, Tensor out) { inner.gatherLogitRows(x, batch, out); }
+    @Override public void close() { inner.close(); }
+  }
+
+  /**
+   * Twelve sequences finishing at different steps (so decode steps of 12 down to 1 rows, padded to 16
+   * or 8): plain greedy ones outlive the others, so the last steps take the all-greedy argmax path.
+   */
+  private static List<SamplingParams> mixedParams() {
+    List<SamplingParams> ps = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ps.add(SamplingParams.builder().temperature(0f).maxTokens(9 + i).ignoreEos(true).build());
+    }
+    ps.add(SamplingParams.builder().temperature(0.9f).seed(21L).maxTokens(2).ignoreEos(true).build());
+    ps.add(SamplingParams.builder().temperature(0.7f).topK(20).topP(0.9f).seed(22L).maxTokens(3).logprobs(3).build());
+    ps.add(SamplingParams.builder().temperature(1.2f).minP(0.05f).repetitionPenalty(1.3f).seed(23L).maxTokens(4).build());
+    ps.add(SamplingParams.builder().temperature(1f).frequencyPenalty(1.5f).presencePenalty(0.5f).minTokens(4)
+        .seed(24L).maxTokens(6).logprobs(0).build());
+    ps.add(SamplingParams.builder().temperature(0f).repetitionPenalty(1.5f).maxTokens(7).logprobs(2).build());
+    ps.add(SamplingParams.builder().temperature(0.8f).n(2).seed(25L).maxTokens(5).ignoreEos(true).build());
+    return ps;
+  }
+
+  /**
+   * What one run gives: per request its tokens, finish reasons and logprob token ids as text, and its
+   * logprob values (compared within a tolerance: two CPU runs of the same requests, padded or not,
+   * differ in the last bits of some logits); then the engine's counters at the end.
+   */
+  private record Run(List<String> tokens, List<float[]> logprobs, EngineStats stats) {}
+
+  private static Run run(Backend backend, List<SamplingParams> params) throws Exception {
+    try (Engine engine = Engine.start(EngineConfig.cpuDefaults(Fixtures.modelDir("llama3-tiny")).withNumKvBlocks(128), backend)) {
+      List<RequestStream> streams = new ArrayList<>();
+      for (int i = 0; i < params.size(); i++) {
+        streams.add(engine.submit("r" + i, Prompt.text("Request " + i + ": " + "the quick brown fox ".repeat(1 + i % 3)),
+            params.get(i), 0));
+      }
+      List<String> tokens = new ArrayList<>();
+      List<float[]> logprobs = new ArrayList<>();
+      for (RequestStream s : streams) {
+        StringBuilder sb = new StringBuilder();
+        List<Float> values = new ArrayList<>();
+        for (RequestOutput o; (o = s.poll(120, TimeUnit.SECONDS)) != null; ) {
+          for (CompletionDelta d : o.deltas()) {
+            sb.append(d.index()).append(Arrays.toString(d.newTokenIds())).append(d.finishReason());
+            for (TokenLogprob lp : d.logprobs() == null ? List.<TokenLogprob>of() : d.logprobs()) {
+              sb.append(' ').append(lp.tokenId()).append(lp.top().stream().map(TopLogprob::tokenId).toList());
+              values.add(lp.logprob());
+              for (TopLogprob t : lp.top()) values.add(t.logprob());
+            }
+            sb.append('\n');
+          }
+          if (o.finished()) {
+            sb.append(o.metrics().numGenerationTokens());
+            break;
+          }
+        }
+        tokens.add(sb.toString());
+        float[] v = new float[values.size()];
+        for (int i = 0; i < v.length; i++) v[i] = values.get(i);
+        logprobs.add(v);
+      }
+      EngineTest.awaitIdle(engine);
+      return new Run(tokens, logprobs, engine.stats());
+    }
+  }
+
+  private static void assertSameRuns(Run plain, Run padded, List<SamplingParams> params) {
+    for (int i = 0; i < params.size(); i++) {
+      assertTrue(plain.tokens().get(i).contains("]"), "request " + i + " produced tokens");
+      assertEquals(plain.tokens().get(i), padded.tokens().get(i), "request " + i + " " + params.get(i));
+      assertArrayEquals(plain.logprobs().get(i), padded.logprobs().get(i), 1e-4f, "request " + i + " logprobs");
+    }
+    assertEquals(plain.stats().generationTokens(), padded.stats().generationTokens(), "generated tokens");
+    assertEquals(plain.stats().promptTokens(), padded.stats().promptTokens(), "prompt tokens");
+    assertEquals(0, padded.stats().kvBlocksUsed(), "every block back in the pool");
+  }
+
+  @Test
+  void paddedDecodeStepsGiveTheTokensOfUnpaddedOnesOnTheHostSamplerAndArgmax() throws Exception {
+    List<SamplingParams> params = mixedParams();
+    Run plain, padded;
+    try (CpuBackend cpu = new CpuBackend()) {
+      plain = run(cpu, params);
+    }
+    try (PaddingBackend b = new PaddingBackend(new CpuBackend())) {
+      padded = run(b, params);
+      assertTrue(b.paddedSteps >= 8, "decode steps were padded: " + b.paddedSteps);
+      assertTrue(b.argmaxCalls > 0 && b.hostCopies > 0, "argmax " + b.argmaxCalls + ", host copies " + b.hostCopies);
+      assertEquals(0, b.dummyRowsRead, "logits of dummy rows were read");
+    }
+    assertSameRuns(plain, padded, params);
+  }
+
+  @Test
+  void paddedDecodeStepsGiveTheTokensOfUnpaddedOnesOnTheDeviceSampler() throws Exception {
+    List<SamplingParams> params = mixedParams();
+    Run plain, padded;
+    try (SamplingCpuBackend b = new SamplingCpuBackend()) {
+      plain = run(b, params);
+    }
+    try (PaddingBackend b = new PaddingBackend(new SamplingCpuBackend())) {
+      padded = run(b, params);
+      assertTrue(b.paddedSteps >= 8, "decode steps were padded: " + b.paddedSteps);
+      assertTrue(b.sampleCalls > 0, "steps sampled on the device: " + b.sampleCalls);
+      assertEquals(0, b.dummyRowsRead, "logits of dummy rows were read");
+    }
+    assertSameRuns(plain, padded, params);
+  }
+}
