@@ -39,6 +39,8 @@ timeout 200 "${B[@]}" --num-prompts 10 --max-concurrency 1 --num-warmups 2 --res
 echo "--- where the 1-at-a-time TTFT goes (server metrics, sums over the requests so far / counts)"
 curl -s localhost:8002/metrics | grep -E "^vllm:(time_to_first_token_seconds|request_queue_time_seconds|request_prefill_time_seconds|request_decode_time_seconds|e2e_request_latency_seconds)_(sum|count)" | head -10
 for i in 1 2 3; do curl -s -o /dev/null -w "generate, 1 new token: %{time_total} s\n" localhost:8000/v2/models/llama2-7b-chat-v1.0/generate -d '{"text_input": "What is the capital of France?", "parameters": {"max_tokens": 1}}'; done
+echo "--- the same from a raw socket on one kept-alive connection (headers -> first event ~40 ms: Nagle + delayed ACK)"
+python3 tools/bench/first-event.py --model llama2-7b-chat-v1.0 --api triton -n 10 | tail -3
 echo "--- 100 requests at the same moment"
 timeout 200 "${B[@]}" --num-prompts 100 --request-rate inf --num-warmups 2 --result-json "$OUT/seed-100.json" 2>&1 | grep -v '^WARNING' | tail -22
 curl -s localhost:8002/metrics | grep -E "^vllm:(num_preemptions_total|cache_config_info|generation_tokens_total)" | head -5

@@ -61,8 +61,9 @@ public final class HttpFrontend implements AutoCloseable {
     });
     r.error(Throwable.class, (req, res, t) -> internalError(res, t));
     // The receive listener lets handlers watch their connection for a client that goes away.
-    // TCP_NODELAY (Helidon's default is off): a stream's events are small writes that must leave at once,
-    // not wait under Nagle's algorithm for the ACK of the previous one.
+    // TCP_NODELAY (Helidon's default is off): a stream's events are small writes that must leave at once.
+    // Helidon writes a chunked response's headers and its first chunk separately; under Nagle's algorithm
+    // the first event waited for the client's delayed ACK of the headers, 40 ms on Linux (docs/benchmarks.md).
     http = WebServer.builder().host(host).port(httpPort).routing(r)
         .connectionOptions(SocketOptions.builder().tcpNoDelay(true).build())
         .addProtocol(Http1Config.builder().addReceiveListener(ConnectionWatch.listener()).build())

@@ -17,6 +17,11 @@ public final class EngineLauncher {
     ServiceLoader.load(BackendProvider.class).forEach(providers::add);
   }
 
+  /** Starts engines only on these backends (the first of a name wins). */
+  public EngineLauncher(List<BackendProvider> providers) {
+    this.providers.addAll(providers);
+  }
+
   public Optional<BackendProvider> provider(String name) {
     return providers.stream().filter(p -> p.name().equals(name)).findFirst();
   }
