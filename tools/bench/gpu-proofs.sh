@@ -50,7 +50,7 @@ for n in (97, 101, 113, 128): print(' '.join(str(r.randrange(128256)) for _ in r
     timeout 60 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaLogits $M2 /tmp/ids.txt /tmp/q2l.f32 2>&1 | grep -v '^WARNING'
     timeout 150 python3 tools/bench/hf_logits_compare.py $M2 /tmp/ids.txt /tmp/q2l.f32 --json "$OUT/logits.json" 2>&1 | grep -v Warning
     echo "=== batch invariance"
-    timeout 90 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaBatchInvariance $M2 2>&1 | grep -v '^WARNING' | tail -4 ) > "$OUT/twolayer.txt" 2>&1 &
+    timeout 90 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaBatchInvariance $M2 2>&1 | grep -v "^WARNING" | tail -5 ) > "$OUT/twolayer.txt" 2>&1 &
   TL=$!
   wait $TL; echo "=== [$((SECONDS-T0))s] 2-layer logits and invariance"; cat "$OUT/twolayer.txt"
   echo "=== [$((SECONDS-T0))s] device sampler"

@@ -65,6 +65,10 @@ public final class CudaBatchInvariance {
           st.numSteps(), st.promptTokens(), st.generationTokens());
       System.out.println("alone vs again: " + verdict(alone, again));
       System.out.println("alone vs among 64 others (chunked, preempted): " + verdict(alone, batched));
+      if (!cpu) {
+        long[] g = ((CudaBackend) b).graphStats();
+        System.out.printf("CUDA graphs (decode steps padded to capture sizes): %d replays, %d captures%n", g[0], g[1]);
+      }
       System.out.printf("device %s, %.1f s%n", cpu ? "cpu" : ((CudaBackend) b).deviceName(), (System.nanoTime() - t0) / 1e9);
     }
   }
