@@ -4,10 +4,17 @@ ks (warps that share one row's K), next to torch's F.linear (cuBLAS) and a plain
 bytes. Each timing is the mean over a CUDA graph of 40 launches that cycle through enough copies of the
 weights (>= 400 MB) that nothing is served from L2.
 
-  python3 gemv_sweep.py name=path.cubin [name=path.cubin ...] [--read readbw.cubin] [--shapes 7b,8b]
+  python3 tools/bench/gemv_sweep.py main=quire-backend-cuda/src/main/resources/io/quire/backend/cuda/kernels/gemv.cu \
+      --read tools/bench/readbw.cu [--shapes 7b,8b] [--ks auto,1,2,4,8]
+A .cu is compiled with nvcc (CUDA_HOME/bin or PATH) for the device's architecture, with the kernels'
+directory on the include path; a .cubin is loaded as it is.
 """
 import argparse
 import ctypes as C
+import os
+import shutil
+import subprocess
+import tempfile
 
 import torch
 
@@ -19,9 +26,23 @@ def check(r, what):
         raise RuntimeError(f"{what}: CUresult {r}")
 
 
+KERNELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../quire-backend-cuda/src/main/resources/io/quire/backend/cuda/kernels")
+
+
+def cubin(path):
+    if path.endswith(".cubin"):
+        return open(path, "rb").read()
+    nvcc = shutil.which("nvcc") or os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin/nvcc")
+    cc = torch.cuda.get_device_capability()
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "k.cubin")
+        subprocess.run([nvcc, "-cubin", f"-arch=sm_{cc[0]}{cc[1]}", "-std=c++17", "-I", KERNELS, "-o", out, path], check=True)
+        return open(out, "rb").read()
+
+
 def load(path, name):
     mod, fn = C.c_void_p(), C.c_void_p()
-    data = open(path, "rb").read()
+    data = cubin(path)
     check(cu.cuModuleLoadData(C.byref(mod), C.c_char_p(data)), "cuModuleLoadData " + path)
     check(cu.cuModuleGetFunction(C.byref(fn), mod, name.encode()), "cuModuleGetFunction " + name)
     return fn
@@ -87,7 +108,7 @@ def main():
     props = torch.cuda.get_device_properties(0)
     sms = props.multi_processor_count
     print(f"{props.name}, {sms} SMs")
-    fns = {k.split("=")[0]: load(k.split("=")[1], "gemv3") for k in a.kernels}
+    fns = {k.split("=")[0]: load(k.split("=", 1)[1], "gemv3") for k in a.kernels}
     rd = load(a.read, "readbw") if a.read else None
     sink = torch.zeros(4, dtype=torch.int32, device="cuda")
     for shp in a.shapes.split(","):
