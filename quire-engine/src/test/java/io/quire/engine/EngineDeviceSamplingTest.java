@@ -30,10 +30,18 @@ import org.junit.jupiter.api.Test;
  */
 class EngineDeviceSamplingTest {
   /** The CPU backend plus a device sampler: the {@link SamplingBatch} contract run on the host. */
-  static final class SamplingCpuBackend implements Backend {
-    final CpuBackend cpu = new CpuBackend();
+  static final class SamplingCpuBackend extends ForwardingBackend {
     final AtomicInteger sampleCalls = new AtomicInteger();
     final AtomicInteger argmaxCalls = new AtomicInteger();
+
+    SamplingCpuBackend() {
+      super(new CpuBackend());
+    }
+
+    @Override
+    public String name() {
+      return "cpu+sampling";
+    }
 
     @Override
     public boolean supportsSampling() {
@@ -44,36 +52,15 @@ class EngineDeviceSamplingTest {
     public void sample(Tensor logits, SamplingBatch batch, SampledRows out) {
       sampleCalls.incrementAndGet();
       float[] host = new float[logits.rows() * logits.cols()];
-      cpu.copyToHost(logits, host);
+      inner.copyToHost(logits, host);
       ReferenceSampler.sample(host, logits.cols(), batch, out);
     }
 
     @Override
     public void argmax(Tensor logits, int[] dst) {
       argmaxCalls.incrementAndGet();
-      cpu.argmax(logits, dst);
+      inner.argmax(logits, dst);
     }
-
-    // ---- the rest is the CPU backend's ----
-    @Override public String name() { return "cpu+sampling"; }
-    @Override public DType activationDType() { return cpu.activationDType(); }
-    @Override public Tensor loadWeight(WeightData w) { return cpu.loadWeight(w); }
-    @Override public Tensor allocate(DType dtype, int rows, int cols) { return cpu.allocate(dtype, rows, cols); }
-    @Override public KvCache allocateKvCache(int l, int b, int bs, int h, int d) { return cpu.allocateKvCache(l, b, bs, h, d); }
-    @Override public Rope createRope(float[] invFreq, int headDim, int maxPositions) { return cpu.createRope(invFreq, headDim, maxPositions); }
-    @Override public DeviceBatch prepare(BatchMetadata batch) { return cpu.prepare(batch); }
-    @Override public void embedding(Tensor table, DeviceBatch batch, Tensor out) { cpu.embedding(table, batch, out); }
-    @Override public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) { cpu.rmsNorm(x, weight, eps, out); }
-    @Override public void addRmsNorm(Tensor x, Tensor residual, Tensor weight, float eps, Tensor out) { cpu.addRmsNorm(x, residual, weight, eps, out); }
-    @Override public void headRmsNorm(Tensor x, int headDim, Tensor weight, float eps) { cpu.headRmsNorm(x, headDim, weight, eps); }
-    @Override public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) { cpu.matmul(x, w, bias, out); }
-    @Override public void rope(Tensor q, Tensor k, Rope rope, DeviceBatch batch) { cpu.rope(q, k, rope, batch); }
-    @Override public void siluMul(Tensor gateUp, Tensor out) { cpu.siluMul(gateUp, out); }
-    @Override public void writeKv(Tensor k, Tensor v, KvCache cache, int layer, DeviceBatch batch) { cpu.writeKv(k, v, cache, layer, batch); }
-    @Override public void pagedAttention(Tensor q, KvCache cache, int layer, DeviceBatch batch, float scale, Tensor out) { cpu.pagedAttention(q, cache, layer, batch, scale, out); }
-    @Override public void gatherLogitRows(Tensor x, DeviceBatch batch, Tensor out) { cpu.gatherLogitRows(x, batch, out); }
-    @Override public void copyToHost(Tensor t, float[] dst) { cpu.copyToHost(t, dst); }
-    @Override public void close() { cpu.close(); }
   }
 
   private static List<SamplingParams> mixedParams() {

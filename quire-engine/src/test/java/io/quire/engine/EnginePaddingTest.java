@@ -33,13 +33,12 @@ class EnginePaddingTest {
    * Another backend wrapped to pad decode steps to the next multiple of 8, counting what the engine
    * hands it: padded steps, and logits read with rows of dummy requests (there must be none).
    */
-  static final class PaddingBackend implements Backend {
-    final Backend inner;
+  static final class PaddingBackend extends ForwardingBackend {
     int paddedSteps, dummyRowsRead, argmaxCalls, sampleCalls, hostCopies;
     private int realLogitRows;
 
     PaddingBackend(Backend inner) {
-      this.inner = inner;
+      super(inner);
     }
 
     @Override
@@ -81,26 +80,10 @@ class EnginePaddingTest {
       inner.copyToHost(t, dst);
     }
 
-    // ---- the rest is the inner backend's ----
-    @Override public boolean supportsSampling() { return inner.supportsSampling(); }
-    @Override public Tensor runForward(Object owner, DeviceBatch batch, Supplier<Tensor> forward) { return inner.runForward(owner, batch, forward); }
-    @Override public String name() { return "padding " + inner.name(); }
-    @Override public DType activationDType() { return inner.activationDType(); }
-    @Override public Tensor loadWeight(WeightData w) { return inner.loadWeight(w); }
-    @Override public Tensor allocate(DType dtype, int rows, int cols) { return inner.allocate(dtype, rows, cols); }
-    @Override public KvCache allocateKvCache(int l, int b, int bs, int h, int d) { return inner.allocateKvCache(l, b, bs, h, d); }
-    @Override public Rope createRope(float[] invFreq, int headDim, int maxPositions) { return inner.createRope(invFreq, headDim, maxPositions); }
-    @Override public void embedding(Tensor table, DeviceBatch batch, Tensor out) { inner.embedding(table, batch, out); }
-    @Override public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) { inner.rmsNorm(x, weight, eps, out); }
-    @Override public void addRmsNorm(Tensor x, Tensor residual, Tensor weight, float eps, Tensor out) { inner.addRmsNorm(x, residual, weight, eps, out); }
-    @Override public void headRmsNorm(Tensor x, int headDim, Tensor weight, float eps) { inner.headRmsNorm(x, headDim, weight, eps); }
-    @Override public void matmul(Tensor x, Tensor w, Tensor bias, Tensor out) { inner.matmul(x, w, bias, out); }
-    @Override public void rope(Tensor q, Tensor k, Rope rope, DeviceBatch batch) { inner.rope(q, k, rope, batch); }
-    @Override public void siluMul(Tensor gateUp, Tensor out) { inner.siluMul(gateUp, out); }
-    @Override public void writeKv(Tensor k, Tensor v, KvCache cache, int layer, DeviceBatch batch) { inner.writeKv(k, v, cache, layer, batch); }
-    @Override public void pagedAttention(Tensor q, KvCache cache, int layer, DeviceBatch batch, float scale, Tensor out) { inner.pagedAttention(q, cache, layer, batch, scale, out); }
-    @Override public void gatherLogitRows(Tensor x, DeviceBatch batch, Tensor out) { inner.gatherLogitRows(x, batch, out); }
-    @Override public void close() { inner.close(); }
+    @Override
+    public String name() {
+      return "padding " + inner.name();
+    }
   }
 
   /**

@@ -5,7 +5,6 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** SwiGLU: silu(gate) * up with silu(x) = x / (1 + exp(-x)), exp exact to about an ulp (SVML). */
@@ -22,7 +21,7 @@ final class Activation {
     for (; i + F <= n; i += F) {
       FloatVector gate = FloatVector.fromMemorySegment(FS, gateUp, (g + i) * 4, LE);
       FloatVector up = FloatVector.fromMemorySegment(FS, gateUp, (g + n + i) * 4, LE);
-      FloatVector silu = gate.div(gate.neg().lanewise(VectorOperators.EXP).add(1f));
+      FloatVector silu = gate.div(ExpF.exp(gate.neg()).add(1f));
       silu.mul(up).intoMemorySegment(out, (o + i) * 4, LE);
     }
     for (; i < n; i++) {
@@ -33,6 +32,6 @@ final class Activation {
   }
 
   static float silu(float x) {
-    return x / (1f + (float) Math.exp(-x));
+    return x / (1f + ExpF.exp(-x));
   }
 }

@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -213,14 +212,14 @@ final class PagedAttention {
     FloatVector sum = FloatVector.zero(FS);
     int i = 0;
     for (; i + F <= n; i += F) {
-      FloatVector e = FloatVector.fromArray(FS, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+      FloatVector e = ExpF.exp(FloatVector.fromArray(FS, x, off + i).sub(max));
       e.intoArray(x, off + i);
       sum = sum.add(e);
     }
     sum.intoArray(lanes, 0);
     float s = Lanes.sum(lanes);
     for (; i < n; i++) {
-      float e = (float) Math.exp(x[off + i] - max);
+      float e = ExpF.exp(x[off + i] - max);
       x[off + i] = e;
       s += e;
     }
