@@ -17,20 +17,6 @@
 #define MAXG 8
 #define KU 4
 
-__device__ __forceinline__ uint4 ld_nc(const bf16* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-  return v;
-}
-
-__device__ __forceinline__ void unpack8(uint4 u, float* f) {
-  f[0] = __uint_as_float(u.x << 16); f[1] = __uint_as_float(u.x & 0xffff0000u);
-  f[2] = __uint_as_float(u.y << 16); f[3] = __uint_as_float(u.y & 0xffff0000u);
-  f[4] = __uint_as_float(u.z << 16); f[5] = __uint_as_float(u.z & 0xffff0000u);
-  f[6] = __uint_as_float(u.w << 16); f[7] = __uint_as_float(u.w & 0xffff0000u);
-}
-
 extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
     const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
     bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml,
@@ -77,7 +63,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 #pragma unroll
   for (int g = 0; g < MAXG; g++) {
     if (g < gcount && dim_ok) {
-      unpack8(ld_nc(q + ((size_t)t * num_heads + h0 + g) * head_dim + sub * 8), qf[g]);
+      unpack_bf16x8(ld16(q + ((size_t)t * num_heads + h0 + g) * head_dim + sub * 8), qf[g]);
 #pragma unroll
       for (int e = 0; e < 8; e++) qf[g][e] *= scale;
     } else {
@@ -103,8 +89,8 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
       int pos = t0 + u * NG + grp;
       if (pos < end && dim_ok) {
         size_t slot = (size_t)table[pos / block_size] * block_size + pos % block_size;
-        kv[u] = ld_nc(k_cache + slot * row_stride + head_off);
-        vv[u] = ld_nc(v_cache + slot * row_stride + head_off);
+        kv[u] = ld16(k_cache + slot * row_stride + head_off);
+        vv[u] = ld16(v_cache + slot * row_stride + head_off);
       } else {
         kv[u].x = kv[u].y = kv[u].z = kv[u].w = 0u;
         vv[u].x = vv[u].y = vv[u].z = vv[u].w = 0u;
@@ -114,7 +100,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 #pragma unroll
     for (int u = 0; u < KU; u++) {
       float kf[8];
-      unpack8(kv[u], kf);
+      unpack_bf16x8(kv[u], kf);
       int pos = t0 + u * NG + grp;
 #pragma unroll
       for (int g = 0; g < MAXG; g++) {
@@ -163,7 +149,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) attn_split(
 #pragma unroll
     for (int u = 0; u < KU; u++) {
       float vf[8];
-      unpack8(vv[u], vf);
+      unpack_bf16x8(vv[u], vf);
 #pragma unroll
       for (int g = 0; g < MAXG; g++) {
         if (g < gcount) {

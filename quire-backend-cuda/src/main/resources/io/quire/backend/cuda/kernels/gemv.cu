@@ -26,13 +26,6 @@ __device__ __forceinline__ float dot8(uint4 a, uint4 b) {
   return s;
 }
 
-__device__ __forceinline__ uint4 ld_nc(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-  return v;
-}
-
 __device__ __forceinline__ uint4 ld_stream(const uint4* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
@@ -94,7 +87,7 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
       }
       pre = false;
 #pragma unroll
-      for (int u = 0; u < U; u++) xv[u] = ld_nc(xr + c + stride * u);
+      for (int u = 0; u < U; u++) xv[u] = ld16(xr + c + stride * u);
 #pragma unroll
       for (int u = 0; u < U; u++)
 #pragma unroll
@@ -108,7 +101,7 @@ extern "C" __global__ void __launch_bounds__(256) gemv3(
       for (int u = 0; u < U - 1; u++) {
         const int cc = c + stride * u;
         if (cc < nc) {
-          tx[u] = ld_nc(xr + cc);
+          tx[u] = ld16(xr + cc);
 #pragma unroll
           for (int r = 0; r < ROWS; r++) tw[r][u] = ld_stream(wr[r] + cc);
         }
