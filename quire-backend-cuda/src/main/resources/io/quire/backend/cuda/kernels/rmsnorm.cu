@@ -41,15 +41,18 @@ extern "C" __global__ void add_rms_norm(const bf16* __restrict__ x, bf16* __rest
 // holding up to 8 pieces in registers, every load of the row issued before the reduction.
 #define VPT 8
 
-extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __restrict__ w,
-                                      bf16* __restrict__ out, int n, float eps) {
+// With ADD (add_rms_norm_v) the residual is updated first, as add_rms_norm does; every load of the
+// row is issued before the reduction.
+template <bool ADD>
+__device__ __forceinline__ void norm_v(const bf16* __restrict__ x, bf16* __restrict__ residual,
+                                       const bf16* __restrict__ w, bf16* __restrict__ out, int n, float eps) {
   pdl_trigger();
   const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)blockIdx.x * n);
+  uint4* r = ADD ? reinterpret_cast<uint4*>(residual + (size_t)blockIdx.x * n) : nullptr;
   uint4* o = reinterpret_cast<uint4*>(out + (size_t)blockIdx.x * n);
   const uint4* wr = reinterpret_cast<const uint4*>(w);
   int nc = n >> 3;
-  uint4 xv[VPT], wv[VPT];
-  float ss = 0.f;
+  uint4 xv[VPT], rv[VPT], wv[VPT];
 #pragma unroll
   for (int k = 0; k < VPT; k++) {  // the norm weight (no kernel writes it) before waiting
     int c = threadIdx.x + k * blockDim.x;
@@ -59,16 +62,29 @@ extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __
 #pragma unroll
   for (int k = 0; k < VPT; k++) {
     int c = threadIdx.x + k * blockDim.x;
-    if (c < nc) xv[k] = ld16(xr + c);
+    if (c < nc) {
+      xv[k] = ld16(xr + c);
+      if constexpr (ADD) rv[k] = r[c];
+    }
   }
+  float ss = 0.f;
 #pragma unroll
   for (int k = 0; k < VPT; k++) {
     int c = threadIdx.x + k * blockDim.x;
     if (c < nc) {
-      float f[8];
-      unpack_bf16x8(xv[k], f);
+      float a[8];
+      unpack_bf16x8(xv[k], a);
+      if constexpr (ADD) {
+        float b[8];
+        unpack_bf16x8(rv[k], b);
 #pragma unroll
-      for (int e = 0; e < 8; e++) ss += f[e] * f[e];
+        for (int e = 0; e < 8; e++) a[e] = a[e] + b[e];
+        xv[k] = pack_bf16x8(a);  // the residual stream is rounded to bf16, and the norm reads it rounded
+        r[c] = xv[k];
+        unpack_bf16x8(xv[k], a);
+      }
+#pragma unroll
+      for (int e = 0; e < 8; e++) ss += a[e] * a[e];
     }
   }
   float inv = rsqrtf(block_sum(ss) / n + eps);
@@ -86,58 +102,13 @@ extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __
   }
 }
 
+extern "C" __global__ void rms_norm_v(const bf16* __restrict__ x, const bf16* __restrict__ w,
+                                      bf16* __restrict__ out, int n, float eps) {
+  norm_v<false>(x, nullptr, w, out, n, eps);
+}
+
 extern "C" __global__ void add_rms_norm_v(const bf16* __restrict__ x, bf16* __restrict__ residual,
                                           const bf16* __restrict__ w, bf16* __restrict__ out, int n,
                                           float eps) {
-  pdl_trigger();
-  const uint4* xr = reinterpret_cast<const uint4*>(x + (size_t)blockIdx.x * n);
-  uint4* r = reinterpret_cast<uint4*>(residual + (size_t)blockIdx.x * n);
-  uint4* o = reinterpret_cast<uint4*>(out + (size_t)blockIdx.x * n);
-  const uint4* wr = reinterpret_cast<const uint4*>(w);
-  int nc = n >> 3;
-  uint4 xv[VPT], rv[VPT], wv[VPT];
-#pragma unroll
-  for (int k = 0; k < VPT; k++) {  // the norm weight (no kernel writes it) before waiting
-    int c = threadIdx.x + k * blockDim.x;
-    if (c < nc) wv[k] = ld16(wr + c);
-  }
-  pdl_wait();
-#pragma unroll
-  for (int k = 0; k < VPT; k++) {
-    int c = threadIdx.x + k * blockDim.x;
-    if (c < nc) {
-      xv[k] = ld16(xr + c);
-      rv[k] = r[c];
-    }
-  }
-  float ss = 0.f;
-#pragma unroll
-  for (int k = 0; k < VPT; k++) {
-    int c = threadIdx.x + k * blockDim.x;
-    if (c < nc) {
-      float a[8], b[8];
-      unpack_bf16x8(xv[k], a);
-      unpack_bf16x8(rv[k], b);
-#pragma unroll
-      for (int e = 0; e < 8; e++) a[e] = a[e] + b[e];
-      rv[k] = pack_bf16x8(a);  // the residual stream is rounded to bf16, and the norm reads it rounded
-      r[c] = rv[k];
-      unpack_bf16x8(rv[k], a);
-#pragma unroll
-      for (int e = 0; e < 8; e++) ss += a[e] * a[e];
-    }
-  }
-  float inv = rsqrtf(block_sum(ss) / n + eps);
-#pragma unroll
-  for (int k = 0; k < VPT; k++) {
-    int c = threadIdx.x + k * blockDim.x;
-    if (c < nc) {
-      float f[8], g[8];
-      unpack_bf16x8(rv[k], f);
-      unpack_bf16x8(wv[k], g);
-#pragma unroll
-      for (int e = 0; e < 8; e++) f[e] = f[e] * inv * g[e];
-      o[c] = pack_bf16x8(f);
-    }
-  }
+  norm_v<true>(x, residual, w, out, n, eps);
 }
