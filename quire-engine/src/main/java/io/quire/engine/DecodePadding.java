@@ -14,17 +14,9 @@ import java.util.Arrays;
 final class DecodePadding {
   private DecodePadding() {}
 
-  /** Every request has exactly one query token (and there is at least one). */
-  static boolean decodeOnly(BatchMetadata b) {
-    int[] qsl = b.queryStartLoc();
-    if (b.numTokens() == 0 || b.numRequests() != b.numTokens()) return false;
-    for (int i = 0; i < qsl.length; i++) if (qsl[i] != i) return false;
-    return true;
-  }
-
   /** The decode batch {@code b} with dummy requests appended up to {@code size} requests; b if it has as many. */
   static BatchMetadata pad(BatchMetadata b, int size) {
-    if (!decodeOnly(b)) throw new IllegalArgumentException("only a decode step (one query token per request) is padded");
+    if (!b.decodeOnly()) throw new IllegalArgumentException("only a decode step (one query token per request) is padded");
     int n = b.numRequests();
     if (size <= n) return b;
     int logits = b.logitsIndices().length;

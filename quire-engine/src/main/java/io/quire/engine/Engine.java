@@ -395,7 +395,7 @@ public final class Engine implements AutoCloseable {
     int rows = states.size();
     boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
     BatchMetadata batch = out.batch();
-    if (DecodePadding.decodeOnly(batch)) {
+    if (batch.decodeOnly()) {
       batch = DecodePadding.pad(batch, Math.min(backend.paddedDecodeSize(batch.numTokens()), maxDecodeRows));
     }
     try (DeviceBatch db = backend.prepare(batch)) {

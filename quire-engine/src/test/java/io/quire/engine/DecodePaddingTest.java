@@ -33,7 +33,7 @@ class DecodePaddingTest {
     for (int i = 3; i < 8; i++) assertArrayEquals(new int[] {0}, p.blockTables()[i], "dummy " + i + " reads block 0");
     assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5, 6, 7}, p.logitsIndices(), "one logits row per request, real ones first");
     assertEquals(16, p.blockSize());
-    assertTrue(DecodePadding.decodeOnly(p));
+    assertTrue(p.decodeOnly());
     assertArrayEquals(new int[] {11, 12, 13}, b.inputIds(), "the scheduler's batch is left as it was");
     assertEquals(3, b.numRequests());
   }
@@ -55,11 +55,11 @@ class DecodePaddingTest {
   void onlyStepsOfOneQueryTokenPerRequestAreDecodeSteps() {
     BatchMetadata prefill = new BatchMetadata(new int[] {1, 2, 3}, new int[] {0, 1, 0}, new int[] {0, 2, 3},
         new int[] {2, 1}, new int[] {0, 1, 16}, new int[][] {{0}, {1}}, new int[] {1, 2}, 16);
-    assertFalse(DecodePadding.decodeOnly(prefill));
+    assertFalse(prefill.decodeOnly());
     assertThrows(IllegalArgumentException.class, () -> DecodePadding.pad(prefill, 8));
     BatchMetadata empty = new BatchMetadata(new int[0], new int[0], new int[] {0}, new int[0], new int[0], new int[0][],
         new int[0], 16);
-    assertFalse(DecodePadding.decodeOnly(empty));
-    assertTrue(DecodePadding.decodeOnly(decode(new int[] {0, 1, 2})));
+    assertFalse(empty.decodeOnly());
+    assertTrue(decode(new int[] {0, 1, 2}).decodeOnly());
   }
 }

@@ -32,6 +32,13 @@ public record BatchMetadata(
     return seqLens.length;
   }
 
+  /** A decode step: at least one request, and every request has exactly one query token. */
+  public boolean decodeOnly() {
+    if (numTokens() == 0 || numRequests() != numTokens()) return false;
+    for (int i = 0; i < queryStartLoc.length; i++) if (queryStartLoc[i] != i) return false;
+    return true;
+  }
+
   public int maxSeqLen() {
     int m = 0;
     for (int s : seqLens) m = Math.max(m, s);

@@ -227,7 +227,7 @@ public final class CudaBackend implements Backend {
     CudaDeviceBatch b = batch(batch);
     BatchMetadata m = b.meta;
     int t = m.numTokens();
-    if (!graphs || profiler != null || t == 0 || t > GRAPH_MAX_TOKENS || !decodeOnly(m)) return forward.get();
+    if (!graphs || profiler != null || t == 0 || t > GRAPH_MAX_TOKENS || !m.decodeOnly()) return forward.get();
     bind();
     flush();
     GraphKey key = new GraphKey(owner, t, m.numRequests(), m.logitsIndices().length, b.maxBlocks, bufferEpoch);
@@ -250,14 +250,6 @@ public final class CudaBackend implements Backend {
     }
     cu.graphLaunch(g.exec(), stream);
     return g.out();
-  }
-
-  /** Every request has exactly one query token. */
-  private static boolean decodeOnly(BatchMetadata m) {
-    int[] qsl = m.queryStartLoc();
-    if (m.numRequests() != m.numTokens()) return false;
-    for (int i = 0; i < qsl.length; i++) if (qsl[i] != i) return false;
-    return true;
   }
 
   /** Records forward into a graph (nothing runs); null, with graphs turned off, if the driver refuses. */
@@ -1007,7 +999,7 @@ public final class CudaBackend implements Backend {
     int group = heads / nkv;
     BatchMetadata m = b.meta;
     int t = m.numTokens();
-    boolean decodeOnly = decodeOnly(m);  // token i is request i's only query token
+    boolean decodeOnly = m.decodeOnly();  // token i is request i's only query token
     long tokens = 0;
     int nDecode = t;
     if (!decodeOnly) {
