@@ -418,7 +418,7 @@ public final class CudaBackend implements Backend {
       // lanes x 4 pieces). Long rows split 2 ways below K = 12288, else 8. Measured on an H200 in whole
       // batch-1 decode steps (CudaDecodeBench, graphs and programmatic dependent launch on), which rank
       // these choices differently from each GEMV timed alone (gemv_sweep.py): Llama-2-7B down (K 11008)
-      // split 2 ways 4.149 -> 4.053 ms/token against 8, Llama-3-8B down (K 14336) 4.34 -> 4.45 split 2
+      // split 2 ways 4.152 -> 4.053 ms/token against 8, Llama-3-8B down (K 14336) 4.34 -> 4.45 split 2
       // ways; splitting the 4096-wide q/k/v and gate+up 2 or 4 ways made both shapes 1-8% slower.
       int ks = 1;
       boolean split = k >= 8192 || (long) ceilDiv(total, 2) < 8L * smCount;
