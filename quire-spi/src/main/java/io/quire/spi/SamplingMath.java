@@ -44,6 +44,14 @@ public final class SamplingMath {
    */
   public static float weight(float a) {
     if (!(a >= MIN_ARGUMENT)) return 0f;
+    return expf(a);
+  }
+
+  /**
+   * Cephes' expf for a in [{@link #MIN_ARGUMENT}, 88] (no range checks): the fixed fp32 operations
+   * behind {@link #weight}, also the CPU backend's exp for softmax and SiLU.
+   */
+  public static float expf(float a) {
     float n = (a * LOG2E + ROUND) - ROUND;
     float r = (a - n * LN2_HI) - n * LN2_LO;
     float z = r * r;

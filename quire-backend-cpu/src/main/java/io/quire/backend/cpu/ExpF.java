@@ -11,13 +11,14 @@ import static io.quire.spi.SamplingMath.P4;
 import static io.quire.spi.SamplingMath.P5;
 import static io.quire.spi.SamplingMath.ROUND;
 
+import io.quire.spi.SamplingMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp in fp32 (Cephes' expf, within 2 ulp) as a fixed sequence of fp32 multiplies and adds, the
- * sampler's {@link io.quire.spi.SamplingMath#weight} extended to positive arguments.
+ * exp in fp32 (Cephes' expf, within 2 ulp) as a fixed sequence of fp32 multiplies and adds: the
+ * scalar form is {@link SamplingMath#expf} with range checks, the vector form repeats its operations.
  *
  * <p>Why not {@code lanewise(EXP)}: C2 computes it with a vector math library and the interpreter and
  * C1 lane by lane with {@code Math.exp}; the two differ in the last bit, so softmax and SiLU results
@@ -36,16 +37,7 @@ final class ExpF {
     if (a != a) return a;
     if (a > MAX_ARGUMENT) return Float.POSITIVE_INFINITY;
     if (a < MIN_ARGUMENT) return 0f;
-    float n = (a * LOG2E + ROUND) - ROUND;
-    float r = (a - n * LN2_HI) - n * LN2_LO;
-    float z = r * r;
-    float p = r * P0 + P1;
-    p = p * r + P2;
-    p = p * r + P3;
-    p = p * r + P4;
-    p = p * r + P5;
-    float e = (p * z + r) + 1f;
-    return e * Float.intBitsToFloat(((int) n + 127) << 23);
+    return SamplingMath.expf(a);
   }
 
   /** {@link #exp(float)} on each lane, by the same operations. */
