@@ -26,7 +26,7 @@ for m in ${SHAPES:-7 8}; do
         prop:*) props=("-D${spec#prop:}") ;;
       esac
       r=$(env "${env[@]}" timeout 100 $J "${JO[@]}" "${props[@]}" -cp "$cp" io.quire.backend.cuda.CudaDecodeBench /dev/shm/m${m}b 512 128 2>&1 |
-        grep "tokens/s" | head -1 | sed -E 's/.*context ([0-9.]+), .*: ([0-9.]+) ms\/token, ([0-9.]+) tokens\/s.*\(([0-9.]+)% of.*/context \1: \2 ms\/token, \3 tok\/s, \4%/')
+        grep "tokens/s" | head -2 | sed -E 's/^(no host round trip)?.*context ([0-9.]+), .*: ([0-9.]+) ms\/token, ([0-9.]+) tokens\/s.*\(([0-9.]+)% of.*/\1 context \2: \3 ms\/token, \4 tok\/s, \5%/' | paste -sd'|')
       echo "${m}B $name (run $rep): $r"
     done
   done

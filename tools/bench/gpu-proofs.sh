@@ -60,7 +60,7 @@ for n in (97, 101, 113, 128): print(' '.join(str(r.randrange(128256)) for _ in r
   for m in 8 7; do
     echo "=== [$((SECONDS-T0))s] batch-1 decode, ${m}B shape"
     timeout 200 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaDecodeBench /dev/shm/m${m}b 512 128 2>&1 | grep -v '^WARNING' > "$OUT/decode$m.txt"
-    grep -E "tokens/s|graph replay|logits fast" "$OUT/decode$m.txt"
+    grep -E "tokens/s|graph replay|logits fast|async vs step" "$OUT/decode$m.txt"
   done
   wait $SP; echo "=== [$((SECONDS-T0))s] sanitizer"; grep -E "ERROR SUMMARY|sanitizer|ALL PASS|FAIL|op checks" "$OUT/sanitizer.txt" | head -20
   echo "=== [$((SECONDS-T0))s] per-launch profile of batched steps"

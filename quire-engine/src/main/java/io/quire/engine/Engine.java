@@ -24,6 +24,7 @@ import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
+import io.quire.spi.PendingIds;
 import io.quire.spi.Tensor;
 import io.quire.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -83,6 +84,9 @@ public final class Engine implements AutoCloseable {
 
   private record Abort(String requestId) {}
 
+  /** A launched step whose sampled ids are still on the device (async scheduling). */
+  private record InFlight(SchedulerOutput out, PendingIds ids) {}
+
   private final EngineConfig config;
   private final Backend backend;
   private final LlamaModel model;
@@ -109,6 +113,12 @@ public final class Engine implements AutoCloseable {
   private static final boolean DEVICE_ARGMAX = !"0".equals(System.getenv("QUIRE_DEVICE_ARGMAX"));
   /** QUIRE_DEVICE_SAMPLING=0 keeps sampling on the host even where the backend samples on the device. */
   private static final boolean DEVICE_SAMPLING = !"0".equals(System.getenv("QUIRE_DEVICE_SAMPLING"));
+  /**
+   * Async scheduling: on where the backend defers sampled ids ({@link Backend#defersSampledIds}),
+   * unless QUIRE_ASYNC_SCHEDULING=0.
+   */
+  private final boolean asyncScheduling;
+  private InFlight inFlight; // engine thread only
   /** Null where the backend cannot sample (or QUIRE_DEVICE_SAMPLING=0). */
   private final DeviceSampling deviceSampling;
 
@@ -171,6 +181,7 @@ public final class Engine implements AutoCloseable {
         config.maxWaiting(), 0));
     this.outputs = new OutputProcessor(tokenizer, generationConfig.eosTokenIds(), maxModelLen);
     this.deviceSampling = DEVICE_SAMPLING && backend.supportsSampling() ? new DeviceSampling() : null;
+    this.asyncScheduling = DEVICE_ARGMAX && backend.defersSampledIds() && !"0".equals(System.getenv("QUIRE_ASYNC_SCHEDULING"));
     updateStats();
     this.thread = Thread.ofPlatform().name("quire-engine").daemon().unstarted(this::loop);
   }
@@ -273,13 +284,14 @@ public final class Engine implements AutoCloseable {
           if (o != null) accept(o);
         }
         for (Object o; (o = intake.poll()) != null; ) accept(o);
-        if (scheduler.hasUnfinished()) step();
+        if (scheduler.hasUnfinished() || inFlight != null) step();
         updateStats();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
       } catch (RuntimeException | Error e) {
         LOG.log(Level.SEVERE, "engine step failed; failing the running requests", e);
+        inFlight = null;
         failAll(e);
       }
     }
@@ -322,6 +334,13 @@ public final class Engine implements AutoCloseable {
     }
   }
 
+  /**
+   * One step. With async scheduling (a backend whose {@link Backend#argmaxAsync} leaves the ids on
+   * the device), the step before may still be in flight: this step is scheduled and launched with
+   * that step's sampled ids fed on the device, and only then are those ids taken in (appended,
+   * stop-checked, emitted), while the GPU runs this step. This step is then sampled, with every
+   * request's history up to date; a greedy step leaves its ids in flight for the next one.
+   */
   private void stepBody(long stepStart) {
     SchedulerOutput out = scheduler.schedule();
     long now = System.nanoTime();
@@ -335,29 +354,76 @@ public final class Engine implements AutoCloseable {
         }
       }
     }
-    if (out.isEmpty()) return;
-    steps++;
-    int rows = out.numSamples();
-    List<SamplingState> states = new ArrayList<>(rows);
-    for (ScheduledRequest s : out.scheduled()) {
-      if (s.samples()) states.add(((Seq) s.request().engineState).sampling());
+    if (out.isEmpty()) {
+      if (inFlight != null) takeInFlight();
+      return;
     }
+    steps++;
     long t0 = System.nanoTime();
-    List<SampledToken> tokens = execute(out, states);
+    int rows = out.numSamples();
+    BatchMetadata batch = out.batch();
+    if (batch.decodeOnly()) {
+      batch = DecodePadding.pad(batch, Math.min(backend.paddedDecodeSize(batch.numTokens()), maxDecodeRows));
+    }
+    if (out.feedTokens().length > 0 && inFlight == null) {
+      throw new IllegalStateException("the batch feeds " + out.feedTokens().length + " ids, no step is in flight");
+    }
+    List<SampledToken> tokens = null;
+    PendingIds pending = null;
+    try (DeviceBatch db = inFlight == null ? backend.prepare(batch)
+        : backend.prepare(batch, inFlight.ids(), out.feedTokens(), out.feedRows())) {
+      Tensor all = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
+      scheduler.onStepLaunched(out);
+      if (inFlight != null) takeInFlight();
+      if (rows > 0) {
+        List<SamplingState> states = new ArrayList<>(rows);
+        for (ScheduledRequest s : out.scheduled()) {
+          if (s.samples()) states.add(((Seq) s.request().engineState).sampling());
+        }
+        Tensor logits = all.firstRows(rows); // padding rows come after the real ones
+        if (asyncScheduling && logits.dtype() == DType.F32 && allPlainGreedy(states)) {
+          pending = backend.argmaxAsync(logits);
+        } else {
+          tokens = sample(logits, states);
+        }
+      }
+    }
     executeNanos += System.nanoTime() - t0;
-    int[] sampled = new int[rows];
-    for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
-    scheduler.onStepDone(out, sampled);
-    now = System.nanoTime();
+    if (pending != null) {
+      inFlight = new InFlight(out, pending);
+    } else {
+      int[] sampled = new int[rows];
+      for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
+      takeIn(out, sampled, tokens);
+    }
+  }
+
+  /** Waits for the in-flight step's ids and takes them in. */
+  private void takeInFlight() {
+    InFlight f = inFlight;
+    inFlight = null;
+    int[] ids = new int[f.ids().rows()];
+    f.ids().await(ids);
+    takeIn(f.out(), ids, null);
+  }
+
+  /**
+   * A launched step's sampled ids (logprobs in {@code tokens} when not null): appended to their
+   * requests, checked against the stop conditions, emitted. Rows of requests finished or aborted since
+   * the step was scheduled are dropped.
+   */
+  private void takeIn(SchedulerOutput out, int[] sampled, List<SampledToken> tokens) {
+    scheduler.onTokens(out, sampled);
+    long now = System.nanoTime();
     Map<Live, List<CompletionDelta>> emitted = new LinkedHashMap<>();
     int k = 0;
     for (ScheduledRequest s : out.scheduled()) {
       if (!s.samples()) continue;
-      SampledToken t = tokens.get(k++);
+      int row = k++;
       Request r = s.request();
       Seq seq = (Seq) r.engineState;
       Live l = seq.live();
-      if (seq.output().isFinished()) continue; // aborted during the step
+      if (seq.output().isFinished()) continue; // finished (stop, abort) since the step was scheduled
       if (l.firstToken == 0) {
         l.firstToken = now;
         promptTokens += l.promptIds.length;
@@ -365,14 +431,14 @@ public final class Engine implements AutoCloseable {
       l.lastToken = now;
       l.generated++;
       generationTokens++;
-      CompletionDelta d = seq.output().append(t.tokenId(), t.logprob());
+      CompletionDelta d = seq.output().append(sampled[row], tokens == null ? null : tokens.get(row).logprob());
       emitted.computeIfAbsent(l, x -> new ArrayList<>()).add(d);
       if (d.finishReason() != null) {
         scheduler.finish(r, d.finishReason());
         l.finished++;
         count(d.finishReason());
       } else if (r.isFinished()) {
-        // The scheduler ended it (max_model_len) where the output processor did not.
+        // The scheduler ended it (max_tokens, max_model_len) where the output processor did not.
         emitted.get(l).add(seq.output().finish(FinishReason.LENGTH));
         l.finished++;
         count(FinishReason.LENGTH);
@@ -382,39 +448,29 @@ public final class Engine implements AutoCloseable {
   }
 
   /**
-   * Runs the forward pass of one step and samples its rows. Greedy fast path: when every row takes
-   * the plain argmax, the backend reduces the logits and only the ids come back (not rows x vocab
-   * fp32), and the host sampler is skipped. Otherwise a backend that samples on the device does
-   * (only ids and asked-for logprobs come back), unless a row wants logprobs it cannot give (the
-   * whole vocab); then the logits go to the host sampler. Both samplers keep the same tokens and
-   * draw the same ids for the same seed (SamplingMath), so the choice never changes a request's
-   * output beyond fp32 rounding of logprobs. A decode step runs padded to the backend's
-   * {@link Backend#paddedDecodeSize} ({@link DecodePadding}); only the real rows' logits are read.
+   * Samples one step's rows now. Greedy fast path: when every row takes the plain argmax, the backend
+   * reduces the logits and only the ids come back (not rows x vocab fp32), and the host sampler is
+   * skipped. Otherwise a backend that samples on the device does (only ids and asked-for logprobs
+   * come back), unless a row wants logprobs it cannot give (the whole vocab); then the logits go to
+   * the host sampler. Both samplers keep the same tokens and draw the same ids for the same seed
+   * (SamplingMath), so the choice never changes a request's output beyond fp32 rounding of logprobs.
+   * A decode step runs padded to the backend's {@link Backend#paddedDecodeSize} ({@link
+   * DecodePadding}); only the real rows' logits are read.
    */
-  private List<SampledToken> execute(SchedulerOutput out, List<SamplingState> states) {
+  private List<SampledToken> sample(Tensor logits, List<SamplingState> states) {
     int rows = states.size();
-    boolean greedy = rows > 0 && DEVICE_ARGMAX && allPlainGreedy(states);
-    BatchMetadata batch = out.batch();
-    if (batch.decodeOnly()) {
-      batch = DecodePadding.pad(batch, Math.min(backend.paddedDecodeSize(batch.numTokens()), maxDecodeRows));
+    if (DEVICE_ARGMAX && allPlainGreedy(states) && logits.dtype() == DType.F32) {
+      if (argmaxIds.length < rows) argmaxIds = new int[rows];
+      backend.argmax(logits, argmaxIds);
+      SampledToken[] t = new SampledToken[rows];
+      for (int i = 0; i < rows; i++) t[i] = new SampledToken(argmaxIds[i], null);
+      return Arrays.asList(t);
     }
-    try (DeviceBatch db = backend.prepare(batch)) {
-      Tensor all = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
-      if (rows == 0) return List.of();
-      Tensor logits = all.firstRows(rows); // padding rows come after the real ones
-      if (greedy && logits.dtype() == DType.F32) {
-        if (argmaxIds.length < rows) argmaxIds = new int[rows];
-        backend.argmax(logits, argmaxIds);
-        SampledToken[] t = new SampledToken[rows];
-        for (int i = 0; i < rows; i++) t[i] = new SampledToken(argmaxIds[i], null);
-        return Arrays.asList(t);
-      }
-      if (deviceSampling != null && logits.dtype() == DType.F32 && DeviceSampling.supports(states)) {
-        return deviceSampling.sample(backend, logits, vocabSize, states);
-      }
-      if (hostLogits.length < rows * vocabSize) hostLogits = new float[rows * vocabSize];
-      backend.copyToHost(logits, hostLogits);
+    if (deviceSampling != null && logits.dtype() == DType.F32 && DeviceSampling.supports(states)) {
+      return deviceSampling.sample(backend, logits, vocabSize, states);
     }
+    if (hostLogits.length < rows * vocabSize) hostLogits = new float[rows * vocabSize];
+    backend.copyToHost(logits, hostLogits);
     return sampler.sample(hostLogits, vocabSize, states);
   }
 

@@ -90,7 +90,7 @@ class EnginePaddingTest {
    * Twelve sequences finishing at different steps (so decode steps of 12 down to 1 rows, padded to 16
    * or 8): plain greedy ones outlive the others, so the last steps take the all-greedy argmax path.
    */
-  private static List<SamplingParams> mixedParams() {
+  static List<SamplingParams> mixedParams() {
     List<SamplingParams> ps = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       ps.add(SamplingParams.builder().temperature(0f).maxTokens(9 + i).ignoreEos(true).build());
@@ -110,10 +110,14 @@ class EnginePaddingTest {
    * logprob values (compared bit for bit: the CPU backend's rows do not depend on the batch they run
    * in); then the engine's counters at the end.
    */
-  private record Run(List<String> tokens, List<float[]> logprobs, EngineStats stats) {}
+  record Run(List<String> tokens, List<float[]> logprobs, EngineStats stats) {}
 
-  private static Run run(Backend backend, List<SamplingParams> params) throws Exception {
-    try (Engine engine = Engine.start(EngineConfig.cpuDefaults(Fixtures.modelDir("llama3-tiny")).withNumKvBlocks(128), backend)) {
+  static Run run(Backend backend, List<SamplingParams> params) throws Exception {
+    return run(backend, params, 128);
+  }
+
+  static Run run(Backend backend, List<SamplingParams> params, int kvBlocks) throws Exception {
+    try (Engine engine = Engine.start(EngineConfig.cpuDefaults(Fixtures.modelDir("llama3-tiny")).withNumKvBlocks(kvBlocks), backend)) {
       List<RequestStream> streams = new ArrayList<>();
       for (int i = 0; i < params.size(); i++) {
         streams.add(engine.submit("r" + i, Prompt.text("Request " + i + ": " + "the quick brown fox ".repeat(1 + i % 3)),
@@ -149,7 +153,7 @@ class EnginePaddingTest {
     }
   }
 
-  private static void assertSameRuns(Run plain, Run padded, List<SamplingParams> params) {
+  static void assertSameRuns(Run plain, Run padded, List<SamplingParams> params) {
     for (int i = 0; i < params.size(); i++) {
       assertTrue(plain.tokens().get(i).contains("]"), "request " + i + " produced tokens");
       assertEquals(plain.tokens().get(i), padded.tokens().get(i), "request " + i + " " + params.get(i));

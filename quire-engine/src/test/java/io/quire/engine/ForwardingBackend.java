@@ -6,6 +6,7 @@ import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
+import io.quire.spi.PendingIds;
 import io.quire.spi.Rope;
 import io.quire.spi.SampledRows;
 import io.quire.spi.SamplingBatch;
@@ -41,6 +42,9 @@ abstract class ForwardingBackend implements Backend {
   @Override public void gatherLogitRows(Tensor x, DeviceBatch batch, Tensor out) { inner.gatherLogitRows(x, batch, out); }
   @Override public void copyToHost(Tensor t, float[] dst) { inner.copyToHost(t, dst); }
   @Override public void argmax(Tensor logits, int[] dst) { inner.argmax(logits, dst); }
+  @Override public boolean defersSampledIds() { return inner.defersSampledIds(); }
+  @Override public PendingIds argmaxAsync(Tensor logits) { return inner.argmaxAsync(logits); }
+  @Override public DeviceBatch prepare(BatchMetadata batch, PendingIds from, int[] feedTokens, int[] feedRows) { return inner.prepare(batch, from, feedTokens, feedRows); }
   @Override public boolean supportsSampling() { return inner.supportsSampling(); }
   @Override public void sample(Tensor logits, SamplingBatch batch, SampledRows out) { inner.sample(logits, batch, out); }
   @Override public int paddedDecodeSize(int decodeTokens) { return inner.paddedDecodeSize(decodeTokens); }

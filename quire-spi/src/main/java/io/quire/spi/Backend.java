@@ -97,6 +97,46 @@ public interface Backend extends AutoCloseable {
     }
   }
 
+  /**
+   * Whether {@link #argmaxAsync} returns before the ids are computed, so the engine gains by launching
+   * the next step before it waits for them (async scheduling). False by default: on a backend that
+   * computes in the calling thread, the engine samples step by step.
+   */
+  default boolean defersSampledIds() {
+    return false;
+  }
+
+  /**
+   * {@link #argmax} without waiting: the ids stay on the device, where {@link #prepare(BatchMetadata,
+   * PendingIds, int[], int[])} can feed them to the next step, and reach the host through {@link
+   * PendingIds#await}. Work enqueued after this call does not delay that await. The default runs
+   * {@link #argmax} and holds the ids on the host.
+   */
+  default PendingIds argmaxAsync(Tensor logits) {
+    int[] ids = new int[logits.rows()];
+    argmax(logits, ids);
+    return PendingIds.of(ids);
+  }
+
+  /**
+   * Prepares a batch whose input id at token {@code feedTokens[i]} is id {@code feedRows[i]} of
+   * {@code from} (a previous step's {@link #argmaxAsync}); the batch's own ids at those tokens are
+   * placeholders. A backend that keeps {@code from} on the device copies the ids there, without
+   * waiting for them; the default waits for them and fills them in on the host.
+   */
+  default DeviceBatch prepare(BatchMetadata batch, PendingIds from, int[] feedTokens, int[] feedRows) {
+    if (feedTokens.length != feedRows.length) {
+      throw new IllegalArgumentException("feedTokens has " + feedTokens.length + " entries, feedRows " + feedRows.length);
+    }
+    if (feedTokens.length == 0) return prepare(batch);
+    int[] src = new int[from.rows()];
+    from.await(src);
+    int[] ids = batch.inputIds().clone();
+    for (int i = 0; i < feedTokens.length; i++) ids[feedTokens[i]] = src[feedRows[i]];
+    return prepare(new BatchMetadata(ids, batch.positions(), batch.queryStartLoc(), batch.seqLens(), batch.slotMapping(),
+        batch.blockTables(), batch.logitsIndices(), batch.blockSize()));
+  }
+
   /** Whether {@link #sample} runs on this backend (otherwise the engine samples on the host). */
   default boolean supportsSampling() {
     return false;

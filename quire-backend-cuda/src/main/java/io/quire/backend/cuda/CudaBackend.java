@@ -12,6 +12,7 @@ import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
+import io.quire.spi.PendingIds;
 import io.quire.spi.Rope;
 import io.quire.spi.SampledRows;
 import io.quire.spi.SamplingBatch;
@@ -106,6 +107,13 @@ public final class CudaBackend implements Backend {
   private Profiler profiler;
   private long argmaxIds;
   private long argmaxBytes;
+  // argmaxAsync: two pinned slots and their events; the feed map of prepare with feeds
+  private MemorySegment asyncPinned;
+  private long asyncSlotBytes;
+  private final MemorySegment[] asyncEvents = new MemorySegment[2];
+  private long asyncCount;
+  private long feedMap;
+  private long feedMapBytes;
   private CudaSampler sampler;
 
   private record PendingRope(CudaTensor q, CudaTensor k, CudaRope rope, CudaDeviceBatch batch) {}
@@ -1217,21 +1225,12 @@ public final class CudaBackend implements Backend {
   @Override
   public void argmax(Tensor logits, int[] dst) {
     CudaTensor c = cuda(logits, "argmax logits");
-    if (c.dtype() != DType.F32) throw new IllegalArgumentException("argmax: logits must be F32, got " + c.dtype());
     int rows = c.rows();
     if (dst.length < rows) {
       throw new IllegalArgumentException("argmax: destination holds " + dst.length + " ids, tensor has " + rows + " rows");
     }
-    bind();
-    flush();
-    if (rows == 0) return;
+    if (!enqueueArgmax(c)) return;
     long bytes = 4L * rows;
-    if (bytes > argmaxBytes) {
-      cu.streamSynchronize(stream);
-      if (argmaxIds != 0) free(argmaxIds);
-      argmaxBytes = Math.max(bytes, 4096);
-      argmaxIds = alloc(argmaxBytes);
-    }
     if (pinnedBytes < bytes) {
       cu.streamSynchronize(stream);
       if (pinned != null) cu.memFreeHost(pinned);
@@ -1239,13 +1238,141 @@ public final class CudaBackend implements Backend {
       pinned = cu.memAllocHost(size);
       pinnedBytes = size;
     }
-    launch3("argmax", "argmax_rows", rows, 1, 1, 1024, c.ptr(), argmaxIds, c.cols());
     if (profiler != null) profiler.before("argmax ids to host");
     cu.memcpyDtoHAsync(pinned, argmaxIds, bytes, stream);
     if (profiler != null) profiler.after();
     cu.streamSynchronize(stream);
     if (profiler != null) profiler.collect();
     MemorySegment.copy(pinned, JAVA_INT, 0, dst, 0, rows);
+  }
+
+  /** Launches argmax_rows into {@link #argmaxIds} (grown while the stream is idle); false for no rows. */
+  private boolean enqueueArgmax(CudaTensor c) {
+    if (c.dtype() != DType.F32) throw new IllegalArgumentException("argmax: logits must be F32, got " + c.dtype());
+    int rows = c.rows();
+    bind();
+    flush();
+    if (rows == 0) return false;
+    long bytes = 4L * rows;
+    if (bytes > argmaxBytes) {
+      cu.streamSynchronize(stream);
+      if (argmaxIds != 0) free(argmaxIds);
+      argmaxBytes = Math.max(bytes, 4096);
+      argmaxIds = alloc(argmaxBytes);
+    }
+    launch3("argmax", "argmax_rows", rows, 1, 1, 1024, c.ptr(), argmaxIds, c.cols());
+    return true;
+  }
+
+  /** Sampled ids go to the host after an event, so the next step can be launched before they land. */
+  @Override
+  public boolean defersSampledIds() {
+    return true;
+  }
+
+  /**
+   * Argmax whose ids stay in {@link #argmaxIds} for the next step's {@link #prepare(BatchMetadata,
+   * PendingIds, int[], int[])} and are copied to one of two pinned slots behind an event; {@link
+   * PendingIds#await} waits for that event only, not for work enqueued later. While profiling, the
+   * plain synchronizing argmax.
+   */
+  @Override
+  public PendingIds argmaxAsync(Tensor logits) {
+    CudaTensor c = cuda(logits, "argmax logits");
+    int rows = c.rows();
+    if (profiler != null || rows == 0) {
+      int[] ids = new int[rows];
+      argmax(logits, ids);
+      return PendingIds.of(ids);
+    }
+    enqueueArgmax(c);
+    long bytes = 4L * rows;
+    if (asyncSlotBytes < bytes) {
+      cu.streamSynchronize(stream);
+      if (asyncPinned != null) cu.memFreeHost(asyncPinned);
+      asyncSlotBytes = Math.max(bytes, 16L << 10);
+      asyncPinned = cu.memAllocHost(2 * asyncSlotBytes);
+    }
+    int slot = (int) (asyncCount++ & 1);
+    if (asyncEvents[slot] == null) asyncEvents[slot] = cu.eventCreate();
+    MemorySegment host = asyncPinned.asSlice(slot * asyncSlotBytes, bytes);
+    cu.memcpyDtoHAsync(host, argmaxIds, bytes, stream);
+    cu.eventRecord(asyncEvents[slot], stream);
+    return new DeviceIds(rows, argmaxIds, host, asyncEvents[slot], asyncCount);
+  }
+
+  /**
+   * Ids of one {@link #argmaxAsync}: on the device at {@code ptr} until the next argmax, on the host in
+   * a pinned slot once {@code event} completes. The slot is reused two calls later, so ids are taken
+   * in before the second next argmaxAsync (the engine awaits each step's ids before sampling the next).
+   */
+  private final class DeviceIds implements PendingIds {
+    final int rows;
+    final long ptr;
+    final MemorySegment host;
+    final MemorySegment event;
+    final long seq;
+
+    DeviceIds(int rows, long ptr, MemorySegment host, MemorySegment event, long seq) {
+      this.rows = rows;
+      this.ptr = ptr;
+      this.host = host;
+      this.event = event;
+      this.seq = seq;
+    }
+
+    @Override
+    public int rows() {
+      return rows;
+    }
+
+    @Override
+    public void await(int[] dst) {
+      if (asyncCount - seq >= 2) throw new IllegalStateException("sampled ids awaited after their pinned slot was reused");
+      bind();
+      cu.eventSynchronize(event);
+      MemorySegment.copy(host, JAVA_INT, 0, dst, 0, rows);
+    }
+  }
+
+  /**
+   * Prepares the batch, then copies the fed ids from the previous step's argmax output into its input
+   * ids on the device (feed_ids), without waiting for that step.
+   */
+  @Override
+  public DeviceBatch prepare(BatchMetadata batch, PendingIds from, int[] feedTokens, int[] feedRows) {
+    if (!(from instanceof DeviceIds src) || feedTokens.length == 0) return Backend.super.prepare(batch, from, feedTokens, feedRows);
+    if (feedTokens.length != feedRows.length) {
+      throw new IllegalArgumentException("feedTokens has " + feedTokens.length + " entries, feedRows " + feedRows.length);
+    }
+    if (src.ptr != argmaxIds || asyncCount != src.seq) {
+      throw new IllegalStateException("fed ids must come from the latest argmaxAsync");
+    }
+    int n = feedTokens.length, t = batch.numTokens();
+    for (int i = 0; i < n; i++) {
+      if (feedTokens[i] < 0 || feedTokens[i] >= t || feedRows[i] < 0 || feedRows[i] >= src.rows) {
+        throw new IllegalArgumentException("feed " + i + ": token " + feedTokens[i] + " of " + t + ", row " + feedRows[i]
+            + " of " + src.rows);
+      }
+    }
+    CudaDeviceBatch db = (CudaDeviceBatch) prepare(batch);
+    long bytes = 8L * n;
+    if (bytes > feedMapBytes) {
+      cu.streamSynchronize(stream);
+      if (feedMap != 0) free(feedMap);
+      feedMapBytes = Math.max(bytes, 4096);
+      feedMap = alloc(feedMapBytes);
+    }
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(bytes, 16);
+      for (int i = 0; i < n; i++) {
+        host.setAtIndex(JAVA_INT, 2L * i, feedTokens[i]);
+        host.setAtIndex(JAVA_INT, 2L * i + 1, feedRows[i]);
+      }
+      cu.memcpyHtoDAsync(feedMap, host, bytes, stream);
+    }
+    launch("feed_ids", (n + 255) / 256, 1, 256, db.inputIds, src.ptr, feedMap, n);
+    return db;
   }
 
   @Override
@@ -1283,6 +1410,14 @@ public final class CudaBackend implements Backend {
     if (profiler != null) {
       profiler.close();
       profiler = null;
+    }
+    if (asyncPinned != null) {
+      cu.memFreeHost(asyncPinned);
+      asyncPinned = null;
+    }
+    for (int i = 0; i < asyncEvents.length; i++) {
+      if (asyncEvents[i] != null) cu.eventDestroy(asyncEvents[i]);
+      asyncEvents[i] = null;
     }
     if (pinned != null) {
       cu.memFreeHost(pinned);

@@ -45,7 +45,7 @@ final class Kernels {
           "attn_decode2_tc64", "attn_prefill_tc128", "attn_decode_tc128", "attn_decode2_tc128")),
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
-      Map.entry("argmax.cu", List.of("argmax_rows")),
+      Map.entry("argmax.cu", List.of("argmax_rows", "feed_ids")),
       Map.entry("sample.cu", List.of("sample_rows")),
       Map.entry("bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32")));
   private static final List<String> HEADERS = List.of("common.cuh");

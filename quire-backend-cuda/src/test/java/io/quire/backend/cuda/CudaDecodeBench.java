@@ -5,6 +5,7 @@ import io.quire.models.LlamaModel;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.KvCache;
+import io.quire.spi.PendingIds;
 import io.quire.spi.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,7 +19,8 @@ import java.util.stream.Stream;
  * of one step compared between the fast and the simple paths, and a per-launch device-time breakdown
  * (CUDA events) of both. Usage: {@code CudaDecodeBench <model-dir> [context=512] [steps=128] [shape]}:
  * with a shape (llama-3-8b, llama-2-7b, llama-3.2-1b) and no model there, random bf16 weights are
- * written first. With {@code -Dquire.bench.quick=true}, only the first configuration (for A/B runs).
+ * written first. With {@code -Dquire.bench.quick=true}, only the first configuration (for A/B runs);
+ * {@code -Dquire.bench.sync=true}: decode steps one after the other (no async scheduling).
  */
 public final class CudaDecodeBench {
   private final CudaBackend gpu;
@@ -113,6 +115,40 @@ public final class CudaDecodeBench {
               + " (%.1f%% of %s %.2f TB/s datasheet; limit %.0f tokens/s); graph replays %d, captures %d%n",
           names[c], from + 8, len, n, 1e3 * sec / n, tps, weightBytes * tps / 1e9, 100 * weightBytes * tps / bw,
           gpu.deviceName(), bw / 1e12, bw / weightBytes, g1[0] - g0[0], g1[1] - g0[1]);
+      if (c == 0) {
+        // The same steps without the host round trip between them: each step is prepared and launched
+        // while the previous one runs (the token fed is the last sampled one, not each step's own), so
+        // the GPU never waits for the host. The gap to the line above is what overlapping host work with
+        // the GPU could win at batch 1.
+        int from2 = len;
+        long s1 = System.nanoTime();
+        for (int s = 0; s < n; s++) {
+          BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len}, new int[] {0, 1}, new int[] {len + 1},
+              new int[] {len}, new int[][] {table}, new int[] {0}, 16);
+          try (DeviceBatch db = gpu.prepare(m)) {
+            gpu.runForward(cache, db, () -> model.forward(db, cache));
+          }
+          len++;
+        }
+        gpu.synchronize();
+        double sec2 = (System.nanoTime() - s1) / 1e9;
+        System.out.printf("no host round trip: decode batch 1, context %d..%d, %d steps: %.3f ms/token, %.1f tokens/s"
+            + " (%.1f%% of %s %.2f TB/s datasheet)%n", from2 + 1, len, n, 1e3 * sec2 / n, n / sec2,
+            100 * weightBytes * n / sec2 / bw, gpu.deviceName(), bw / 1e12);
+      }
+    }
+    // Async scheduling against step by step: the same 48 steps (same start, so the same positions and
+    // slots) give the same ids.
+    {
+      int len0 = len, next0 = next;
+      int[] async = new int[48], sync = new int[48];
+      decode(48, false, async);
+      len = len0;
+      next = next0;
+      decode(48, true, sync);
+      System.out.printf("async vs step-by-step decode, 48 steps from context %d: %s tokens%n", len0 + 1,
+          java.util.Arrays.equals(async, sync) ? "identical" : "DIFFERENT " + java.util.Arrays.toString(async) + " vs "
+              + java.util.Arrays.toString(sync));
     }
     // A replayed graph against the eager step: the same step (token, position, slot) run eagerly, then
     // three times through runForward with graphs on (eager, recorded + replayed, replayed).
@@ -167,17 +203,44 @@ public final class CudaDecodeBench {
     gpu.configurePdl(pdl);
   }
 
-  /** n decode steps as the engine runs them: through runForward (graphs where on), argmax on the device. */
+  /**
+   * n decode steps as the engine runs them: through runForward (graphs where on), argmax on the device,
+   * and async scheduling (each step launched with the previous step's id fed on the device, before
+   * that id reaches the host); with {@code -Dquire.bench.sync=true}, step by step.
+   */
   private void decode(int n) {
+    decode(n, Boolean.getBoolean("quire.bench.sync"), null);
+  }
+
+  /** n decode steps, async or step by step; the sampled ids into {@code record} when not null. */
+  private void decode(int n, boolean sync, int[] record) {
     int[] id = new int[1];
+    PendingIds prev = null;
     for (int s = 0; s < n; s++) {
-      BatchMetadata m = new BatchMetadata(new int[] {next}, new int[] {len}, new int[] {0, 1}, new int[] {len + 1},
-          new int[] {len}, new int[][] {table}, new int[] {0}, 16);
-      try (DeviceBatch db = gpu.prepare(m)) {
-        gpu.argmax(gpu.runForward(cache, db, () -> model.forward(db, cache)), id);
+      BatchMetadata m = new BatchMetadata(new int[] {prev != null ? 0 : next}, new int[] {len}, new int[] {0, 1},
+          new int[] {len + 1}, new int[] {len}, new int[][] {table}, new int[] {0}, 16);
+      try (DeviceBatch db = prev == null ? gpu.prepare(m) : gpu.prepare(m, prev, new int[] {0}, new int[] {0})) {
+        Tensor logits = gpu.runForward(cache, db, () -> model.forward(db, cache));
+        if (prev != null) {
+          prev.await(id);
+          next = id[0];
+          if (record != null) record[s - 1] = next;
+        }
+        if (sync) {
+          gpu.argmax(logits, id);
+          next = id[0];
+          if (record != null) record[s] = next;
+          prev = null;
+        } else {
+          prev = gpu.argmaxAsync(logits);
+        }
       }
-      next = id[0];
       len++;
+    }
+    if (prev != null) {
+      prev.await(id);
+      next = id[0];
+      if (record != null) record[n - 1] = next;
     }
   }
 

@@ -62,9 +62,9 @@ public final class KvCacheManager {
     if (!hits.isEmpty() && t != null) throw new IllegalArgumentException(r + " already holds blocks");
     int held = t == null ? 0 : t.blocks.size();
     int total = r.numComputedTokens + hits.size() * blockSize + numNewTokens;
-    if (total > r.numTokens()) {
+    if (total > r.numTokensWithPending()) {
       throw new IllegalArgumentException(
-          "cannot allocate " + total + " tokens for " + r + " with " + r.numTokens() + " tokens");
+          "cannot allocate " + total + " tokens for " + r + " with " + r.numTokensWithPending() + " tokens");
     }
     int needed = Math.max(0, ceilDiv(total, blockSize) - held - hits.size());
     int hitsInFreeQueue = 0;
@@ -84,7 +84,9 @@ public final class KvCacheManager {
     if (!hits.isEmpty()) t.numHashed = hits.size();
     t.blocks.addAll(pool.allocate(needed));
     if (prefixCaching) {
-      for (int full = total / blockSize; t.numHashed < full; t.numHashed++) {
+      // A block is hashed once full of known tokens: one holding a pending token (async scheduling)
+      // waits for a later allocation.
+      for (int full = Math.min(total, r.numTokens()) / blockSize; t.numHashed < full; t.numHashed++) {
         pool.cache(t.blocks.get(t.numHashed), blockHash(r, t.numHashed));
       }
     }

@@ -26,6 +26,16 @@ public final class Request {
   /** Prompt tokens served from the prefix cache when the request was first scheduled. */
   public int numCachedTokens;
 
+  /**
+   * Tokens sampled by launched steps whose ids are not on the host yet (async scheduling: 0, 1, or 2
+   * for a moment between launching a step and taking in the one before). Positions from
+   * {@code numTokens()} on hold them; the scheduler schedules them as placeholders fed on the device.
+   */
+  public int numPendingTokens;
+
+  /** Sampled row, in its step's logits order, of the latest pending token. */
+  public int pendingRow = -1;
+
   public int numPreemptions;
   public RequestStatus status = RequestStatus.WAITING;
 
@@ -76,6 +86,11 @@ public final class Request {
 
   public int numTokens() {
     return promptTokenIds.length + numOutputTokens;
+  }
+
+  /** Tokens including the pending ones: what the scheduler computes towards. */
+  public int numTokensWithPending() {
+    return numTokens() + numPendingTokens;
   }
 
   /** Token at position i of prompt + output. */

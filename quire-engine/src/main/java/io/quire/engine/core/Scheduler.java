@@ -23,6 +23,15 @@ import java.util.PriorityQueue;
  * max_tokens or max_model_len are finished there with LENGTH (as vLLM's check_stop); EOS, stop ids
  * and stop strings are the engine's, which calls {@link #finish}. Call {@link #abort} and {@link
  * #finish} between steps, not between schedule and onStepDone.
+ *
+ * <p>Async scheduling splits onStepDone in two: {@link #onStepLaunched} right after the step is
+ * launched, {@link #onTokens} when its sampled ids reach the host, which may be after the next step
+ * was scheduled and launched. Meanwhile a sampled token is pending ({@link Request#numPendingTokens}):
+ * the next schedule computes it as a placeholder whose id the step takes on the device from the
+ * previous step's ids ({@link SchedulerOutput#feedTokens}). A request that its pending tokens bring to
+ * max_tokens or max_model_len is not scheduled again; one that ends on EOS or a stop string has
+ * computed one token for nothing, as in vLLM. Between onStepLaunched and onTokens, {@link #abort}
+ * and {@link #finish} may be called: the step's ids for a finished request are dropped.
  */
 public final class Scheduler {
   private final SchedulerConfig config;
@@ -83,8 +92,9 @@ public final class Scheduler {
 
     for (int i = 0; i < running.size() && budget > 0; ) {
       Request r = running.get(i);
-      int n = Math.min(capPrefill(r.numTokens() - r.numComputedTokens), budget);
-      if (n <= 0) { // nothing left to compute until its sampled token arrives (onStepDone)
+      int n = Math.min(capPrefill(r.numTokensWithPending() - r.numComputedTokens), budget);
+      if (n <= 0 || (r.numPendingTokens > 0 && pendingReachLimit(r))) {
+        // nothing left to compute until its sampled token arrives (onStepDone), or it will end there
         i++;
         continue;
       }
@@ -137,20 +147,47 @@ public final class Scheduler {
    * logits order, to those that sampled; finishes those reaching max_tokens or max_model_len.
    */
   public void onStepDone(SchedulerOutput out, int[] sampledTokenIds) {
+    onStepLaunched(out);
+    onTokens(out, sampledTokenIds);
+  }
+
+  /**
+   * The step is launched: every scheduled request has its scheduled tokens computed, and those that
+   * sample have one more pending token, whose id comes with {@link #onTokens}.
+   */
+  public void onStepLaunched(SchedulerOutput out) {
+    int k = 0;
+    for (ScheduledRequest s : out.scheduled()) {
+      Request r = s.request();
+      int row = s.samples() ? k++ : -1;
+      if (r.status != RequestStatus.RUNNING) continue; // finished or aborted since schedule()
+      r.numComputedTokens += s.numTokens();
+      if (s.samples()) {
+        r.numPendingTokens++;
+        r.pendingRow = row;
+      }
+    }
+  }
+
+  /**
+   * The sampled ids of a launched step, in logits order: appended to their requests (also to one
+   * preempted since, which recomputes it when it runs again), finishing those reaching max_tokens or
+   * max_model_len; dropped for requests finished or aborted since.
+   */
+  public void onTokens(SchedulerOutput out, int[] sampledTokenIds) {
     if (sampledTokenIds.length != out.numSamples()) {
       throw new IllegalArgumentException("expected " + out.numSamples() + " sampled ids, got "
           + sampledTokenIds.length);
     }
     int k = 0;
     for (ScheduledRequest s : out.scheduled()) {
+      if (!s.samples()) continue;
       Request r = s.request();
-      int token = s.samples() ? sampledTokenIds[k++] : -1;
-      if (r.status != RequestStatus.RUNNING) continue; // finished or aborted during the step
-      r.numComputedTokens += s.numTokens();
-      if (s.samples()) {
-        r.appendOutputToken(token);
-        if (reachedLengthLimit(r)) finish(r, FinishReason.LENGTH);
-      }
+      int token = sampledTokenIds[k++];
+      if (r.isFinished() || r.numPendingTokens == 0) continue;
+      r.numPendingTokens--;
+      r.appendOutputToken(token);
+      if (reachedLengthLimit(r)) finish(r, FinishReason.LENGTH);
     }
   }
 
@@ -228,6 +265,13 @@ public final class Scheduler {
     return cap > 0 ? Math.min(remaining, cap) : remaining;
   }
 
+  /** Whether the pending tokens, once taken in, end the request by max_tokens or max_model_len. */
+  private boolean pendingReachLimit(Request r) {
+    Integer maxTokens = r.params() == null ? null : r.params().maxTokens();
+    return r.numTokensWithPending() >= config.maxModelLen()
+        || (maxTokens != null && r.numOutputTokens() + r.numPendingTokens >= maxTokens);
+  }
+
   private boolean reachedLengthLimit(Request r) {
     Integer maxTokens = r.params() == null ? null : r.params().maxTokens();
     return r.numTokens() >= config.maxModelLen()
@@ -256,6 +300,9 @@ public final class Scheduler {
     int[] logits = new int[numReqs];
     int numLogits = 0;
     List<ScheduledRequest> list = new ArrayList<>(numReqs);
+    int[] feedTokens = new int[numReqs];
+    int[] feedRows = new int[numReqs];
+    int feeds = 0;
     int s = 0;
     int t = 0;
     for (Map.Entry<Request, Integer> e : scheduled.entrySet()) {
@@ -263,21 +310,31 @@ public final class Scheduler {
       int n = e.getValue();
       int start = r.numComputedTokens;
       int[] table = kv.blockTable(r);
+      int known = r.numTokens();
       for (int pos = start; pos < start + n; pos++, t++) {
-        inputIds[t] = r.tokenAt(pos);
+        if (pos < known) {
+          inputIds[t] = r.tokenAt(pos);
+        } else { // the pending token (at most one: the step before's ids are taken in before this one's)
+          if (pos != known || r.numPendingTokens != 1) {
+            throw new IllegalStateException(r + ": position " + pos + " is past its one pending token");
+          }
+          feedTokens[feeds] = t;
+          feedRows[feeds++] = r.pendingRow;
+        }
         positions[t] = pos;
         slotMapping[t] = table[pos / bs] * bs + pos % bs;
       }
       queryStartLoc[s + 1] = t;
       seqLens[s] = start + n;
       blockTables[s] = table;
-      boolean samples = start + n == r.numTokens();
+      boolean samples = start + n == r.numTokensWithPending();
       if (samples) logits[numLogits++] = t - 1;
       list.add(new ScheduledRequest(r, n, samples));
       s++;
     }
     BatchMetadata batch = new BatchMetadata(inputIds, positions, queryStartLoc, seqLens, slotMapping,
         blockTables, Arrays.copyOf(logits, numLogits), bs);
-    return new SchedulerOutput(List.copyOf(list), List.copyOf(preempted), batch);
+    return new SchedulerOutput(List.copyOf(list), List.copyOf(preempted), batch, Arrays.copyOf(feedTokens, feeds),
+        Arrays.copyOf(feedRows, feeds));
   }
 }

@@ -26,3 +26,11 @@ extern "C" __global__ void argmax_rows(const float* __restrict__ x, int* __restr
     if (lane == 0) dst[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
   }
 }
+
+// Async scheduling: a step's pending tokens take the ids the step before sampled, on the device.
+// ids[map[2i]] = src[map[2i + 1]] for i < n. Launch: grid (ceil(n / 256)), block 256.
+extern "C" __global__ void feed_ids(int* __restrict__ ids, const int* __restrict__ src, const int* __restrict__ map, int n) {
+  PDL_ENTER();
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) ids[map[2 * i]] = src[map[2 * i + 1]];
+}
