@@ -46,7 +46,7 @@ def load():
 
 def prompts(n):
     g = torch.Generator().manual_seed(a.seed)
-    return torch.randint(1000, 100000, (n, a.input_len), generator=g)
+    return torch.randint(1000, min(100000, load().config.vocab_size), (n, a.input_len), generator=g)
 
 def static(n, b):
     m = load(); p = prompts(n); out_tokens = 0

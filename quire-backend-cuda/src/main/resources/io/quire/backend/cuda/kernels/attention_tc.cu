@@ -123,18 +123,26 @@ __device__ __forceinline__ void attn_block(
   const int newpos = seq - 1;
   // part 0: every key of the tile; 1: all but newpos; 2: newpos only (nothing else is touched, since a
   // copy that is not valid zero-fills its destination).
+  // A thread copies one 16-byte chunk (ch) of keys key0, key0 + KPI, ...; block tables are indexed by
+  // shift and mask when block_size is a power of two (always, in practice), not by integer division,
+  // which made up much of this loop (the decode launch of a large batch is bound by instruction issue).
+  constexpr int KPI = NTHREADS / CH;   // keys per pass of the 128 threads
+  const int ch = tid % CH, key0 = tid / CH;
+  const size_t col = (size_t)kvh * D + ch * 8;
+  const int bs_shift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
   auto load_tile = [&](int tile, int buf, int part) {
     const int p0 = kbeg + tile * BN;
 #pragma unroll
-    for (int i = tid; i < BN * CH; i += NTHREADS) {
-      const int key = i / CH, ch = i - key * CH;
+    for (int key = key0; key < BN; key += KPI) {
       const int pos = p0 + key;
       if (part != 0 && (pos == newpos) != (part == 2)) continue;
       const bool ok = pos < kend;
       size_t off = 0;
       if (ok) {
-        size_t slot = (size_t)table[pos / block_size] * block_size + pos % block_size;
-        off = slot * row_stride + (size_t)kvh * D + ch * 8;
+        const size_t slot = bs_shift >= 0
+            ? ((size_t)table[pos >> bs_shift] << bs_shift) | (size_t)(pos & (block_size - 1))
+            : (size_t)table[pos / block_size] * block_size + pos % block_size;
+        off = slot * row_stride + col;
       }
       cp_async16(&sm.k[buf][key][ch * 8], k_cache + off, ok);
       cp_async16(&sm.v[buf][key][ch * 8], v_cache + off, ok);
@@ -215,7 +223,10 @@ __device__ __forceinline__ void attn_block(
     const float mn_a = fmaxf(m_a, tmax_a), mn_b = fmaxf(m_b, tmax_b);
     // A row that has seen no key yet keeps max -inf: use 0 as the base so exp2 gives 0, not NaN.
     const float base_a = mn_a == neg_inf() ? 0.f : mn_a, base_b = mn_b == neg_inf() ? 0.f : mn_b;
-    const float corr_a = exp2f(m_a - base_a), corr_b = exp2f(m_b - base_b);
+    // An unchanged max (also -inf, a row that has seen no key) keeps corr exactly 1, as exp2f(0) does;
+    // then the rescale below is skipped when no row of the warp changed (the common case once the
+    // first tiles are in): the same bits, fewer instructions.
+    const float corr_a = m_a == mn_a ? 1.f : exp2f(m_a - base_a), corr_b = m_b == mn_b ? 1.f : exp2f(m_b - base_b);
     m_a = mn_a;
     m_b = mn_b;
     float sum_a = 0.f, sum_b = 0.f;
@@ -230,12 +241,14 @@ __device__ __forceinline__ void attn_block(
     }
     l_a = l_a * corr_a + sum_a;  // this lane's part of the row sum; the 4 lanes of a row add up at the end
     l_b = l_b * corr_b + sum_b;
+    if (__any_sync(0xffffffffu, corr_a != 1.f || corr_b != 1.f)) {
 #pragma unroll
-    for (int i = 0; i < DT; i++) {
-      o[i][0] *= corr_a;
-      o[i][1] *= corr_a;
-      o[i][2] *= corr_b;
-      o[i][3] *= corr_b;
+      for (int i = 0; i < DT; i++) {
+        o[i][0] *= corr_a;
+        o[i][1] *= corr_a;
+        o[i][2] *= corr_b;
+        o[i][3] *= corr_b;
+      }
     }
     // O += P V: P from the score registers (C layout of two n-tiles = A layout of one k16 step), as a
     // bf16 pair hi + lo (lo = p - hi), two products per step, so the weights keep ~16 bits and the result
