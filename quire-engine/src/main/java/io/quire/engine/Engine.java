@@ -84,8 +84,11 @@ public final class Engine implements AutoCloseable {
 
   private record Abort(String requestId) {}
 
-  /** A launched step whose sampled ids are still on the device (async scheduling). */
-  private record InFlight(SchedulerOutput out, PendingIds ids) {}
+  /**
+   * A launched step whose sampled ids are still on the device (async scheduling): an argmax, or the
+   * device sampler's rows for {@code sampled} (null for an argmax).
+   */
+  private record InFlight(SchedulerOutput out, PendingIds ids, List<SamplingState> sampled) {}
 
   private final EngineConfig config;
   private final Backend backend;
@@ -339,7 +342,8 @@ public final class Engine implements AutoCloseable {
    * the device), the step before may still be in flight: this step is scheduled and launched with
    * that step's sampled ids fed on the device, and only then are those ids taken in (appended,
    * stop-checked, emitted), while the GPU runs this step. This step is then sampled, with every
-   * request's history up to date; a greedy step leaves its ids in flight for the next one.
+   * request's history up to date; a greedy step, or one the device sampler takes, leaves its ids in
+   * flight for the next one (the host sampler's steps are taken in at once).
    */
   private void stepBody(long stepStart) {
     SchedulerOutput out = scheduler.schedule();
@@ -370,6 +374,7 @@ public final class Engine implements AutoCloseable {
     }
     List<SampledToken> tokens = null;
     PendingIds pending = null;
+    List<SamplingState> sampledStates = null; // set when the device sampler's result is in flight
     try (DeviceBatch db = inFlight == null ? backend.prepare(batch)
         : backend.prepare(batch, inFlight.ids(), out.feedTokens(), out.feedRows())) {
       Tensor all = backend.runForward(kvCache, db, () -> model.forward(db, kvCache));
@@ -383,6 +388,10 @@ public final class Engine implements AutoCloseable {
         Tensor logits = all.firstRows(rows); // padding rows come after the real ones
         if (asyncScheduling && logits.dtype() == DType.F32 && allPlainGreedy(states)) {
           pending = backend.argmaxAsync(logits);
+        } else if (asyncScheduling && deviceSampling != null && logits.dtype() == DType.F32
+            && DeviceSampling.supports(states)) {
+          pending = deviceSampling.sampleAsync(backend, logits, vocabSize, states);
+          sampledStates = states;
         } else {
           tokens = sample(logits, states);
         }
@@ -390,7 +399,7 @@ public final class Engine implements AutoCloseable {
     }
     executeNanos += System.nanoTime() - t0;
     if (pending != null) {
-      inFlight = new InFlight(out, pending);
+      inFlight = new InFlight(out, pending, sampledStates);
     } else {
       int[] sampled = new int[rows];
       for (int i = 0; i < rows; i++) sampled[i] = tokens.get(i).tokenId();
@@ -403,8 +412,14 @@ public final class Engine implements AutoCloseable {
     InFlight f = inFlight;
     inFlight = null;
     int[] ids = new int[f.ids().rows()];
-    f.ids().await(ids);
-    takeIn(f.out(), ids, null);
+    if (f.sampled() == null) {
+      f.ids().await(ids);
+      takeIn(f.out(), ids, null);
+      return;
+    }
+    List<SampledToken> tokens = deviceSampling.take(f.ids(), f.sampled(), vocabSize);
+    for (int i = 0; i < ids.length; i++) ids[i] = tokens.get(i).tokenId();
+    takeIn(f.out(), ids, tokens);
   }
 
   /**

@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quire.backend.cpu.CpuBackend;
+import io.quire.engine.EngineDeviceSamplingTest.SamplingCpuBackend;
 import io.quire.engine.EnginePaddingTest.Run;
 import io.quire.spi.Backend;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.PendingIds;
+import io.quire.spi.SampledRows;
+import io.quire.spi.SamplingBatch;
 import io.quire.spi.Tensor;
 import io.quire.testkit.Fixtures;
 import java.util.ArrayList;
@@ -26,13 +29,18 @@ import org.junit.jupiter.api.Test;
  * sample synchronously in between, padded decode steps, preemption, and aborts; and no KV block leaks.
  */
 class EngineAsyncSchedulingTest {
-  /** Ids computed when asked for (as a device computes them in stream order), counted when awaited. */
+  /**
+   * Ids (and a sample's logprobs) computed when asked for, as a device computes them in stream order;
+   * counted when awaited.
+   */
   static final class Ids implements PendingIds {
     final int[] ids;
+    final PendingIds sample; // null for an argmax
     final AsyncBackend owner;
 
-    Ids(int[] ids, AsyncBackend owner) {
+    Ids(int[] ids, PendingIds sample, AsyncBackend owner) {
       this.ids = ids;
+      this.sample = sample;
       this.owner = owner;
     }
 
@@ -46,6 +54,13 @@ class EngineAsyncSchedulingTest {
       owner.awaits++;
       System.arraycopy(ids, 0, dst, 0, ids.length);
     }
+
+    @Override
+    public void await(SampledRows out) {
+      owner.awaits++;
+      if (sample == null) throw new AssertionError("logprobs asked of an argmax");
+      sample.await(out);
+    }
   }
 
   /**
@@ -55,7 +70,7 @@ class EngineAsyncSchedulingTest {
    */
   static final class AsyncBackend extends ForwardingBackend {
     final boolean pad;
-    int asyncArgmax, awaits, fedIds, feedSteps;
+    int asyncArgmax, asyncSamples, awaits, fedIds, feedSteps;
 
     AsyncBackend(Backend inner, boolean pad) {
       super(inner);
@@ -77,7 +92,15 @@ class EngineAsyncSchedulingTest {
       asyncArgmax++;
       int[] ids = new int[logits.rows()];
       inner.argmax(logits, ids);
-      return new Ids(ids, this);
+      return new Ids(ids, null, this);
+    }
+
+    @Override
+    public PendingIds sampleAsync(Tensor logits, SamplingBatch batch) {
+      asyncSamples++;
+      SampledRows rows = new SampledRows(Math.max(1, batch.numRows()));
+      inner.sample(logits, batch, rows);
+      return new Ids(java.util.Arrays.copyOf(rows.tokenIds, batch.numRows()), PendingIds.of(rows, batch.numRows()), this);
     }
 
     @Override
@@ -148,11 +171,31 @@ class EngineAsyncSchedulingTest {
         Run async = EnginePaddingTest.run(b, params);
         assertTrue(b.feedSteps >= 15 && b.fedIds > b.feedSteps, "steps fed ids on the device: " + b.feedSteps + ", ids " + b.fedIds);
         assertTrue(b.asyncArgmax >= b.feedSteps, "async argmax steps " + b.asyncArgmax);
-        assertEquals(b.asyncArgmax, b.awaits, "every in-flight step's ids taken in once");
+        assertEquals(b.asyncArgmax + b.asyncSamples, b.awaits, "every in-flight step's ids taken in once");
         EnginePaddingTest.assertSameRuns(sync, async, params);
         assertTrue(async.stats().numSteps() <= sync.stats().numSteps() + 3, "steps " + async.stats().numSteps()
             + " (async) against " + sync.stats().numSteps());
       }
+    }
+  }
+
+  @Test
+  void asyncDeviceSamplingGivesTheTokensAndLogprobsOfStepByStepSampling() throws Exception {
+    // The mixed set (seeded sampling, penalties, min_tokens, top logprobs, n = 2) on a backend that
+    // samples "on the device": its steps go in flight too, and their histories (penalties, seeds) are
+    // those of step-by-step sampling, since a step is sampled only after the one before was taken in.
+    List<SamplingParams> params = new ArrayList<>(EnginePaddingTest.mixedParams());
+    params.add(SamplingParams.builder().temperature(0.9f).seed(77L).maxTokens(30).ignoreEos(true).logprobs(2).build());
+    params.add(SamplingParams.builder().temperature(1.1f).repetitionPenalty(1.2f).seed(78L).maxTokens(25).ignoreEos(true).build());
+    Run sync;
+    try (SamplingCpuBackend b = new SamplingCpuBackend()) {
+      sync = EnginePaddingTest.run(b, params);
+    }
+    try (AsyncBackend b = new AsyncBackend(new SamplingCpuBackend(), true)) {
+      Run async = EnginePaddingTest.run(b, params);
+      assertTrue(b.asyncSamples > 15 && b.feedSteps > 15, "sampled steps in flight " + b.asyncSamples + ", fed " + b.feedSteps);
+      assertEquals(b.asyncArgmax + b.asyncSamples, b.awaits, "every in-flight step's ids taken in once");
+      EnginePaddingTest.assertSameRuns(sync, async, params);
     }
   }
 

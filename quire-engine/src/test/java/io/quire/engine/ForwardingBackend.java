@@ -46,6 +46,7 @@ abstract class ForwardingBackend implements Backend {
   @Override public PendingIds argmaxAsync(Tensor logits) { return inner.argmaxAsync(logits); }
   @Override public DeviceBatch prepare(BatchMetadata batch, PendingIds from, int[] feedTokens, int[] feedRows) { return inner.prepare(batch, from, feedTokens, feedRows); }
   @Override public boolean supportsSampling() { return inner.supportsSampling(); }
+  @Override public PendingIds sampleAsync(Tensor logits, SamplingBatch batch) { return inner.sampleAsync(logits, batch); }
   @Override public void sample(Tensor logits, SamplingBatch batch, SampledRows out) { inner.sample(logits, batch, out); }
   @Override public int paddedDecodeSize(int decodeTokens) { return inner.paddedDecodeSize(decodeTokens); }
   @Override public Tensor runForward(Object owner, DeviceBatch batch, Supplier<Tensor> forward) { return inner.runForward(owner, batch, forward); }

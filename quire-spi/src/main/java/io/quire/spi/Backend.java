@@ -153,6 +153,18 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * {@link #sample} without waiting, as {@link #argmaxAsync}: the ids stay on the device for the next
+   * step's {@link #prepare(BatchMetadata, PendingIds, int[], int[])}; ids and logprobs reach the host
+   * through {@link PendingIds#await(SampledRows)}. {@code batch} may be reused once this returns. The
+   * default samples now.
+   */
+  default PendingIds sampleAsync(Tensor logits, SamplingBatch batch) {
+    SampledRows rows = new SampledRows(Math.max(1, batch.numRows()));
+    sample(logits, batch, rows);
+    return PendingIds.of(rows, batch.numRows());
+  }
+
+  /**
    * The batch size to run a decode step of {@code decodeTokens} requests (one query token each) at.
    * A backend that records work per batch shape ({@link #runForward}) rounds it up to one of a few
    * sizes; the engine then adds dummy requests that write no K/V (slot -1) and whose logits rows,

@@ -1298,7 +1298,31 @@ public final class CudaBackend implements Backend {
     MemorySegment host = asyncPinned.asSlice(slot * asyncSlotBytes, bytes);
     cu.memcpyDtoHAsync(host, argmaxIds, bytes, stream);
     cu.eventRecord(asyncEvents[slot], stream);
-    return new DeviceIds(rows, argmaxIds, host, asyncEvents[slot], asyncCount);
+    return new DeviceIds(rows, argmaxIds, 1, host, asyncEvents[slot], asyncCount, null);
+  }
+
+  /**
+   * The device sampler without waiting: the ids stay in the sampler's results (row r's at int r *
+   * OUT_INTS) for the next step's feed; results reach the sampler's pinned buffer behind an event,
+   * which the next sample rewrites (the engine takes each step in before sampling the next). While
+   * profiling, the synchronizing sample.
+   */
+  @Override
+  public PendingIds sampleAsync(Tensor logits, SamplingBatch batch) {
+    CudaTensor c = cuda(logits, "sample logits");
+    if (c.dtype() != DType.F32) throw new IllegalArgumentException("sample: logits must be F32, got " + c.dtype());
+    int rows = batch.numRows();
+    if (rows > c.rows()) throw new IllegalArgumentException("sample: batch has " + rows + " rows, logits " + c.rows());
+    if (profiler != null || rows == 0) return Backend.super.sampleAsync(logits, batch);
+    bind();
+    flush();
+    if (sampler == null) sampler = new CudaSampler(cu, stream, kernels, this::alloc, this::free);
+    long res = sampler.enqueue(c.ptr(), c.cols(), batch, false, 0L, null);
+    int slot = (int) (asyncCount++ & 1);
+    if (asyncEvents[slot] == null) asyncEvents[slot] = cu.eventCreate();
+    cu.eventRecord(asyncEvents[slot], stream);
+    return new DeviceIds(rows, res, CudaSampler.OUT_INTS, sampler.hostResults(), asyncEvents[slot], asyncCount,
+        CudaSampler.topCounts(batch, c.cols()));
   }
 
   /**
@@ -1309,16 +1333,20 @@ public final class CudaBackend implements Backend {
   private final class DeviceIds implements PendingIds {
     final int rows;
     final long ptr;
+    final int stride;  // ints between rows' ids, on the device and in host
     final MemorySegment host;
     final MemorySegment event;
     final long seq;
+    final int[] tops;  // a sample's top logprobs per row; null for an argmax
 
-    DeviceIds(int rows, long ptr, MemorySegment host, MemorySegment event, long seq) {
+    DeviceIds(int rows, long ptr, int stride, MemorySegment host, MemorySegment event, long seq, int[] tops) {
       this.rows = rows;
       this.ptr = ptr;
+      this.stride = stride;
       this.host = host;
       this.event = event;
       this.seq = seq;
+      this.tops = tops;
     }
 
     @Override
@@ -1326,12 +1354,29 @@ public final class CudaBackend implements Backend {
       return rows;
     }
 
-    @Override
-    public void await(int[] dst) {
-      if (asyncCount - seq >= 2) throw new IllegalStateException("sampled ids awaited after their pinned slot was reused");
+    private void land() {
+      // An argmax's pinned slot is rewritten two async calls later; a sample's buffer by the next one.
+      if (asyncCount - seq >= (tops == null ? 2 : 1)) {
+        throw new IllegalStateException("sampled ids awaited after their pinned buffer was reused");
+      }
       bind();
       cu.eventSynchronize(event);
-      MemorySegment.copy(host, JAVA_INT, 0, dst, 0, rows);
+    }
+
+    @Override
+    public void await(int[] dst) {
+      land();
+      for (int r = 0; r < rows; r++) dst[r] = host.getAtIndex(JAVA_INT, (long) r * stride);
+    }
+
+    @Override
+    public void await(SampledRows out) {
+      if (tops == null) {
+        PendingIds.super.await(out);
+        return;
+      }
+      land();
+      CudaSampler.unpack(tops, host, 0, out);
     }
   }
 
@@ -1345,9 +1390,7 @@ public final class CudaBackend implements Backend {
     if (feedTokens.length != feedRows.length) {
       throw new IllegalArgumentException("feedTokens has " + feedTokens.length + " entries, feedRows " + feedRows.length);
     }
-    if (src.ptr != argmaxIds || asyncCount != src.seq) {
-      throw new IllegalStateException("fed ids must come from the latest argmaxAsync");
-    }
+    if (asyncCount != src.seq) throw new IllegalStateException("fed ids must come from the latest argmaxAsync or sampleAsync");
     int n = feedTokens.length, t = batch.numTokens();
     for (int i = 0; i < n; i++) {
       if (feedTokens[i] < 0 || feedTokens[i] >= t || feedRows[i] < 0 || feedRows[i] >= src.rows) {
@@ -1371,7 +1414,7 @@ public final class CudaBackend implements Backend {
       }
       cu.memcpyHtoDAsync(feedMap, host, bytes, stream);
     }
-    launch("feed_ids", (n + 255) / 256, 1, 256, db.inputIds, src.ptr, feedMap, n);
+    launch("feed_ids", (n + 255) / 256, 1, 256, db.inputIds, src.ptr, src.stride, feedMap, n);
     return db;
   }
 

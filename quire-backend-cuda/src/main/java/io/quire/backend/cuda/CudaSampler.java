@@ -66,6 +66,26 @@ final class CudaSampler implements AutoCloseable {
     int rows = batch.numRows();
     if (rows == 0) return;
     if (out.capacity() < rows) throw new IllegalArgumentException("sample: results hold " + out.capacity() + " rows, batch has " + rows);
+    enqueue(logits, vocab, batch, noSort, keptMask, profiler);
+    cu.streamSynchronize(stream);
+    if (profiler != null) profiler.collect();
+    unpack(topCounts(batch, vocab), host, 0, out);
+  }
+
+  /** Top logprobs each row of {@code batch} asked for (0 for none), at most vocab. */
+  static int[] topCounts(SamplingBatch batch, int vocab) {
+    int[] n = new int[batch.numRows()];
+    for (int r = 0; r < n.length; r++) n[r] = Math.max(0, Math.min(batch.row(r).topLogprobs(), vocab));
+    return n;
+  }
+
+  /**
+   * Enqueues the upload, the sampling launch and the results' copy into the pinned buffer (at {@link
+   * #hostResults}); returns the device address of the results (row r's id at int r * OUT_INTS). The
+   * pinned buffer is rewritten by the next call: the caller waits for this one's copy first.
+   */
+  long enqueue(long logits, int vocab, SamplingBatch batch, boolean noSort, long keptMask, Profiler profiler) {
+    int rows = batch.numRows();
     int entries = batch.numEntries();
     long entriesAt = align((long) rows * ROW_BYTES);
     long savedAt = align(entriesAt + 8L * entries);
@@ -93,17 +113,26 @@ final class CudaSampler implements AutoCloseable {
         device + entriesAt, device + savedAt, device + outAt, keptMask);
     if (profiler != null) profiler.after();
     cu.memcpyDtoHAsync(host, device + outAt, outBytes, stream);
-    cu.streamSynchronize(stream);
-    if (profiler != null) profiler.collect();
+    return device + outAt;
+  }
+
+  /** The pinned buffer the results of {@link #enqueue} land in (from offset 0). */
+  MemorySegment hostResults() {
+    return host;
+  }
+
+  /** Ids and logprobs of rows asking {@code tops[r]} top logprobs from results at {@code res} + {@code at}. */
+  static void unpack(int[] tops, MemorySegment res, long at, SampledRows out) {
+    int rows = tops.length;
     int width = SamplingBatch.MAX_TOP_LOGPROBS;
     for (int r = 0; r < rows; r++) {
-      long o = 4L * r * OUT_INTS;
-      out.tokenIds[r] = host.get(JAVA_INT, o);
-      out.logprobs[r] = host.get(JAVA_FLOAT, o + 4);
-      int n = Math.min(batch.row(r).topLogprobs(), vocab);
+      long o = at + 4L * r * OUT_INTS;
+      out.tokenIds[r] = res.get(JAVA_INT, o);
+      out.logprobs[r] = res.get(JAVA_FLOAT, o + 4);
+      int n = tops[r];
       for (int j = 0; j < n; j++) {
-        out.topIds[r * width + j] = host.get(JAVA_INT, o + 8 + 4L * j);
-        out.topLogprobs[r * width + j] = host.get(JAVA_FLOAT, o + 8 + 4L * (width + j));
+        out.topIds[r * width + j] = res.get(JAVA_INT, o + 8 + 4L * j);
+        out.topLogprobs[r * width + j] = res.get(JAVA_FLOAT, o + 8 + 4L * (width + j));
       }
     }
   }

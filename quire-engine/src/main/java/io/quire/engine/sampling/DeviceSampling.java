@@ -4,6 +4,7 @@ import io.quire.engine.SamplingParams;
 import io.quire.engine.TokenLogprob;
 import io.quire.engine.TopLogprob;
 import io.quire.spi.Backend;
+import io.quire.spi.PendingIds;
 import io.quire.spi.SampledRows;
 import io.quire.spi.SamplingBatch;
 import io.quire.spi.Tensor;
@@ -49,6 +50,23 @@ public final class DeviceSampling {
     int rows = states.size();
     if (out.capacity() < rows) out = new SampledRows(Math.max(rows, 2 * out.capacity()));
     backend.sample(logits, batch, out);
+    return unpack(states, vocab, out);
+  }
+
+  /**
+   * Samples as {@link #sample} without waiting (async scheduling): the ids stay on the device for the
+   * next step; {@link #take} turns the result into tokens. The states must not sample again before.
+   */
+  public PendingIds sampleAsync(Backend backend, Tensor logits, int vocab, List<SamplingState> states) {
+    pack(states, vocab);
+    return backend.sampleAsync(logits, batch);
+  }
+
+  /** The tokens of a {@link #sampleAsync} of {@code states}; waits for them. */
+  public List<SampledToken> take(PendingIds pending, List<SamplingState> states, int vocab) {
+    int rows = states.size();
+    if (out.capacity() < rows) out = new SampledRows(Math.max(rows, 2 * out.capacity()));
+    pending.await(out);
     return unpack(states, vocab, out);
   }
 

@@ -28,9 +28,11 @@ extern "C" __global__ void argmax_rows(const float* __restrict__ x, int* __restr
 }
 
 // Async scheduling: a step's pending tokens take the ids the step before sampled, on the device.
-// ids[map[2i]] = src[map[2i + 1]] for i < n. Launch: grid (ceil(n / 256)), block 256.
-extern "C" __global__ void feed_ids(int* __restrict__ ids, const int* __restrict__ src, const int* __restrict__ map, int n) {
+// ids[map[2i]] = src[map[2i + 1] * stride] for i < n (stride 1 after argmax_rows, the results' row
+// width after sample_rows). Launch: grid (ceil(n / 256)), block 256.
+extern "C" __global__ void feed_ids(int* __restrict__ ids, const int* __restrict__ src, int stride,
+                                    const int* __restrict__ map, int n) {
   PDL_ENTER();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) ids[map[2 * i]] = src[map[2 * i + 1]];
+  if (i < n) ids[map[2 * i]] = src[(size_t)map[2 * i + 1] * stride];
 }
