@@ -127,6 +127,7 @@ public final class Engine implements AutoCloseable {
 
   private long promptTokens, generationTokens, steps, finishedStop, finishedLength, finishedAbort;
   private long stepNanos, executeNanos;
+  private long takeInHostNanos; // host work of taking in in-flight ids (after the wait for them)
 
   private Engine(EngineConfig config, Backend backend) {
     this.config = config;
@@ -363,7 +364,7 @@ public final class Engine implements AutoCloseable {
       return;
     }
     steps++;
-    long t0 = System.nanoTime();
+    long t0 = System.nanoTime(), host0 = takeInHostNanos;
     int rows = out.numSamples();
     BatchMetadata batch = out.batch();
     if (batch.decodeOnly()) {
@@ -397,7 +398,7 @@ public final class Engine implements AutoCloseable {
         }
       }
     }
-    executeNanos += System.nanoTime() - t0;
+    executeNanos += System.nanoTime() - t0 - (takeInHostNanos - host0); // the take-in's host work is not the device's
     if (pending != null) {
       inFlight = new InFlight(out, pending, sampledStates);
     } else {
@@ -412,14 +413,16 @@ public final class Engine implements AutoCloseable {
     InFlight f = inFlight;
     inFlight = null;
     int[] ids = new int[f.ids().rows()];
+    List<SampledToken> tokens = null;
     if (f.sampled() == null) {
       f.ids().await(ids);
-      takeIn(f.out(), ids, null);
-      return;
+    } else {
+      tokens = deviceSampling.take(f.ids(), f.sampled(), vocabSize);
+      for (int i = 0; i < ids.length; i++) ids[i] = tokens.get(i).tokenId();
     }
-    List<SampledToken> tokens = deviceSampling.take(f.ids(), f.sampled(), vocabSize);
-    for (int i = 0; i < ids.length; i++) ids[i] = tokens.get(i).tokenId();
+    long h = System.nanoTime();
     takeIn(f.out(), ids, tokens);
+    takeInHostNanos += System.nanoTime() - h;
   }
 
   /**

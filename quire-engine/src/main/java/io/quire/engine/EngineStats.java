@@ -18,5 +18,9 @@ public record EngineStats(
     long requestsFinishedAbort,
     /** Wall time the engine thread spent in steps (scheduling, forward, sampling, outputs), ns. */
     long stepNanos,
-    /** Of that, in the forward pass and sampling, up to the sampled ids on the host (the device's share), ns. */
+    /**
+     * Of that, in the forward pass and sampling, up to the sampled ids on the host (the device's share),
+     * ns. Under async scheduling, the rest (scheduling, taking in ids, outputs) runs while the device
+     * computes the next step, so it no longer adds to the step time.
+     */
     long executeNanos) {}
