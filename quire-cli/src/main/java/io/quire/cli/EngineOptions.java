@@ -40,6 +40,10 @@ final class EngineOptions {
   @Option(names = "--no-enable-prefix-caching", description = "Turn automatic prefix caching off.")
   boolean noPrefixCaching;
 
+  @Option(names = "--no-async-scheduling",
+      description = "Wait for each step's sampled ids before scheduling the next (async scheduling is on where the backend keeps them on the device: CUDA).")
+  boolean noAsyncScheduling;
+
   EngineConfig config() {
     if (kvCacheGiB != null && !(kvCacheGiB > 0)) {
       throw new IllegalArgumentException("--kv-cache-space must be > 0 GiB, got " + kvCacheGiB);
@@ -50,7 +54,7 @@ final class EngineOptions {
     EngineConfig d = EngineConfig.cpuDefaults(model);
     Long kvBytes = kvCacheGiB == null ? null : (long) (kvCacheGiB * (1L << 30));
     return new EngineConfig(model, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvBytes,
-        gpuMemoryUtilization, !noPrefixCaching, false, d.maxWaiting(), null);
+        gpuMemoryUtilization, !noPrefixCaching, false, d.maxWaiting(), null, !noAsyncScheduling);
   }
 
   Backend backend() {

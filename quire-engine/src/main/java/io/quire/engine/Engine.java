@@ -118,7 +118,7 @@ public final class Engine implements AutoCloseable {
   private static final boolean DEVICE_SAMPLING = !"0".equals(System.getenv("QUIRE_DEVICE_SAMPLING"));
   /**
    * Async scheduling: on where the backend defers sampled ids ({@link Backend#defersSampledIds}),
-   * unless QUIRE_ASYNC_SCHEDULING=0.
+   * unless async_scheduling is false or QUIRE_ASYNC_SCHEDULING=0.
    */
   private final boolean asyncScheduling;
   private InFlight inFlight; // engine thread only
@@ -185,7 +185,8 @@ public final class Engine implements AutoCloseable {
         config.maxWaiting(), 0));
     this.outputs = new OutputProcessor(tokenizer, generationConfig.eosTokenIds(), maxModelLen);
     this.deviceSampling = DEVICE_SAMPLING && backend.supportsSampling() ? new DeviceSampling() : null;
-    this.asyncScheduling = DEVICE_ARGMAX && backend.defersSampledIds() && !"0".equals(System.getenv("QUIRE_ASYNC_SCHEDULING"));
+    this.asyncScheduling = config.asyncScheduling() && DEVICE_ARGMAX && backend.defersSampledIds()
+        && !"0".equals(System.getenv("QUIRE_ASYNC_SCHEDULING"));
     updateStats();
     this.thread = Thread.ofPlatform().name("quire-engine").daemon().unstarted(this::loop);
   }

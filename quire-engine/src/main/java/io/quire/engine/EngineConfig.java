@@ -23,6 +23,9 @@ import java.nio.file.Path;
  * @param priorityPolicy scheduling_policy "priority" instead of "fcfs"
  * @param maxWaiting bounded waiting queue; beyond it submit fails with "overloaded"
  * @param defaultMaxTokens max_tokens when a request leaves it unset (null: up to max_model_len)
+ * @param asyncScheduling async_scheduling: launch step N+1 before step N's sampled ids reach the host,
+ *     where the backend keeps them on the device (CUDA); on by default here (vLLM's default is off):
+ *     the outputs are the same as step by step
  */
 public record EngineConfig(
     Path modelDir,
@@ -36,7 +39,8 @@ public record EngineConfig(
     boolean enablePrefixCaching,
     boolean priorityPolicy,
     int maxWaiting,
-    Integer defaultMaxTokens) {
+    Integer defaultMaxTokens,
+    boolean asyncScheduling) {
 
   /** vLLM's default gpu_memory_utilization. */
   public static final double DEFAULT_GPU_MEMORY_UTILIZATION = 0.9;
@@ -56,42 +60,46 @@ public record EngineConfig(
   /** The defaults of DESIGN.md, with the CPU's max_num_batched_tokens (2048); the KV pool is sized. */
   public static EngineConfig cpuDefaults(Path modelDir) {
     return new EngineConfig(modelDir, 256, 2048, null, 16, null, null, DEFAULT_GPU_MEMORY_UTILIZATION, true, false, 4096,
-        null);
+        null, true);
   }
 
   public EngineConfig withMaxModelLen(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, v, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, v, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withNumKvBlocks(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, v, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, v, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withKvCacheBytes(Long v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, v, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, v, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withGpuMemoryUtilization(double v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, v, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, v, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withMaxNumBatchedTokens(int v) {
-    return new EngineConfig(modelDir, maxNumSeqs, v, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, v, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withMaxNumSeqs(int v) {
-    return new EngineConfig(modelDir, v, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, v, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withPrefixCaching(boolean v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, v, priorityPolicy, maxWaiting, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, v, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withMaxWaiting(int v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, v, defaultMaxTokens);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, v, defaultMaxTokens, asyncScheduling);
   }
 
   public EngineConfig withDefaultMaxTokens(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, v);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, v, asyncScheduling);
+  }
+
+  public EngineConfig withAsyncScheduling(boolean v) {
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, v);
   }
 }

@@ -218,6 +218,22 @@ class EngineAsyncSchedulingTest {
   }
 
   @Test
+  void asyncSchedulingFalseRunsStepByStepOnABackendThatDefers() throws Exception {
+    try (AsyncBackend b = new AsyncBackend(new CpuBackend(), false);
+        Engine engine = Engine.start(EngineConfig.cpuDefaults(Fixtures.modelDir("llama3-tiny")).withNumKvBlocks(64)
+            .withAsyncScheduling(false), b)) {
+      RequestStream s = engine.submit("r", Prompt.text("the quick brown fox"), greedy(12), 0);
+      int generated = 0;
+      for (RequestOutput o; (o = s.poll(60, TimeUnit.SECONDS)) != null; ) {
+        for (CompletionDelta d : o.deltas()) generated += d.newTokenIds().length;
+        if (o.finished()) break;
+      }
+      assertEquals(12, generated);
+      assertEquals(0, b.asyncArgmax + b.feedSteps, "nothing in flight, nothing fed");
+    }
+  }
+
+  @Test
   void abortingARequestInFlightLeaksNothing() throws Exception {
     try (AsyncBackend b = new AsyncBackend(new CpuBackend(), true);
         Engine engine = Engine.start(EngineConfig.cpuDefaults(Fixtures.modelDir("llama3-tiny")).withNumKvBlocks(64), b)) {

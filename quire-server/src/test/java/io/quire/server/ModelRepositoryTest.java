@@ -1,6 +1,7 @@
 package io.quire.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,6 +88,18 @@ class ModelRepositoryTest {
     var e = assertThrows(InvalidModelException.class,
         () -> EngineArgs.resolve(Map.of("kv_cache_bytes", 0), Map.of(), Map.of()));
     assertTrue(e.getMessage().contains("kv_cache_bytes"), e.getMessage());
+  }
+
+  @Test
+  void asyncSchedulingIsOnUnlessModelJsonOrAParameterTurnsItOff() throws Exception {
+    assertTrue(EngineArgs.resolve(Map.of(), Map.of(), Map.of()).toEngineConfig(Path.of("m"), "cuda", 0).asyncScheduling());
+    assertFalse(EngineArgs.resolve(Map.of("async_scheduling", false), Map.of(), Map.of())
+        .toEngineConfig(Path.of("m"), "cuda", 0).asyncScheduling());
+    assertFalse(EngineArgs.resolve(Map.of(), Map.of("async_scheduling", "false"), Map.of())
+        .toEngineConfig(Path.of("m"), "cuda", 0).asyncScheduling());
+    var e = assertThrows(InvalidModelException.class,
+        () -> EngineArgs.resolve(Map.of("async_scheduling", "sometimes"), Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("async_scheduling"), e.getMessage());
   }
 
   @Test

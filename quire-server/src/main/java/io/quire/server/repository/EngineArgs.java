@@ -35,13 +35,14 @@ public record EngineArgs(
     Long kvCacheBytes,
     int maxWaiting,
     Integer defaultMaxTokens,
-    boolean priorityPolicy) {
+    boolean priorityPolicy,
+    boolean asyncScheduling) {
 
   /** Keys read from model.json and parameters; others are ignored. */
   static final Set<String> KNOWN = Set.of(
       "model", "gpu_memory_utilization", "tensor_parallel_size", "max_num_seqs", "max_model_len",
       "max_num_batched_tokens", "block_size", "enable_prefix_caching", "dtype", "num_gpu_blocks_override",
-      "kv_cache_bytes", "max_waiting", "default_max_tokens", "scheduling_policy");
+      "kv_cache_bytes", "max_waiting", "default_max_tokens", "scheduling_policy", "async_scheduling");
 
   public static EngineArgs resolve(
       Map<String, Object> modelJson, Map<String, String> parameters, Map<String, String> env)
@@ -97,7 +98,8 @@ public record EngineArgs(
     if (kvBytes != null && kvBytes < 1) throw new InvalidModelException("kv_cache_bytes must be >= 1, got " + kvBytes);
     return new EngineArgs(
         r.str("model", null), gmu, tp, maxNumSeqs, maxModelLen, mnbt, blockSize,
-        r.bool("enable_prefix_caching", true), dtype, blocks, kvBytes, maxWaiting, dmt, policy.equals("priority"));
+        r.bool("enable_prefix_caching", true), dtype, blocks, kvBytes, maxWaiting, dmt, policy.equals("priority"),
+        r.bool("async_scheduling", true));
   }
 
   /**
@@ -108,7 +110,7 @@ public record EngineArgs(
     int seqs = maxBatchSize > 0 ? Math.min(maxNumSeqs, maxBatchSize) : maxNumSeqs;
     int batched = maxNumBatchedTokens != null ? maxNumBatchedTokens : backend.equals("cuda") ? 8192 : 2048;
     return new EngineConfig(modelDir, seqs, batched, maxModelLen, blockSize, numGpuBlocksOverride, kvCacheBytes,
-        gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens);
+        gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
   }
 
   private record Reader(Map<String, Object> v) {
