@@ -10,7 +10,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * @param steps engine steps during the run
  * @param stepS the engine thread's time in those steps
  * @param hostS of that, outside the forward pass and sampling (scheduling, batch building, outputs): time
- *     in which the device waits for the next step
+ *     in which the device waits for the next step, except under async scheduling (CUDA), where this work
+ *     runs while the device computes the next step
  */
 public record OfflineReport(int requests, double durationS, long totalInputTokens, long totalOutputTokens,
     int peakKvBlocksUsed, int kvBlocksTotal, long preemptions, double prefixCacheHitRate, long steps, double stepS,
