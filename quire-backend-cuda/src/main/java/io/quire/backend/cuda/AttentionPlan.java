@@ -17,20 +17,30 @@ record AttentionPlan(int[] decodeTokens, int[] prefillItems) {
 
   /** The plan for a batch with the given {@code queryStartLoc} (s + 1 offsets) and group size. */
   static AttentionPlan of(int[] queryStartLoc, int group) {
+    return of(queryStartLoc, group, false);
+  }
+
+  /**
+   * The plan, with {@code decodeAsTiles} (batch-invariant mode): a decode token becomes a one-token
+   * prefill tile, so that every query row, decode or prefill, walks its keys in the prefill kernel's
+   * order (one warp per 16 rows over 32-key tiles from key 0, no context split), and its result does not
+   * depend on whether it came alone, in a chunk or recomputed after preemption.
+   */
+  static AttentionPlan of(int[] queryStartLoc, int group, boolean decodeAsTiles) {
     int perTile = tokensPerTile(group);
     int s = queryStartLoc.length - 1;
     int nDecode = 0, nPrefill = 0;
     for (int i = 0; i < s; i++) {
       int nq = queryStartLoc[i + 1] - queryStartLoc[i];
-      if (nq == 1) nDecode++;
-      else if (nq > 1) nPrefill += (nq + perTile - 1) / perTile;
+      if (nq == 1 && !decodeAsTiles) nDecode++;
+      else if (nq >= 1) nPrefill += (nq + perTile - 1) / perTile;
     }
     int[] decode = new int[nDecode];
     int[] prefill = new int[2 * nPrefill];
     int d = 0, p = 0;
     for (int i = 0; i < s; i++) {
       int start = queryStartLoc[i], end = queryStartLoc[i + 1];
-      if (end - start == 1) {
+      if (end - start == 1 && !decodeAsTiles) {
         decode[d++] = start;
       } else {
         for (int t0 = start; t0 < end; t0 += perTile) {

@@ -67,6 +67,18 @@ public final class CudaBackend implements Backend {
   // Tensor-core paged attention (attention_tc.cu) for head_dim 16/32/64/128 and <= 64 q heads per kv
   // head; env QUIRE_CUDA_TC_ATTENTION=0 (or configure(false, ...)) falls back to attn_split.
   private boolean tcAttention = envFlag("QUIRE_CUDA_TC_ATTENTION");
+  // Batch-invariant mode (env QUIRE_BATCH_INVARIANT=1, or batchInvariant(true); off by default, as vLLM's
+  // VLLM_BATCH_INVARIANT): a row's logits do not depend on the rows batched with it, whether its tokens
+  // come alone, in chunks, after a prefix-cache hit or recomputed after preemption. Every matmul goes to
+  // gemm_bi.cu (one fixed summation order over K for every M; no cuBLAS, no one-token GEMV), and every
+  // query row, decode ones included, to the prefill attention kernel (one order over its keys, no
+  // context split; see AttentionPlan.of). Costs speed: see docs/benchmarks.md.
+  private boolean batchInvariant = envOn("QUIRE_BATCH_INVARIANT");
+  private boolean batchInvariantFallbackLogged;
+  // (i, i) pairs, i < identityItemsCap: the prefill attention's items for a decode-only batch in
+  // batch-invariant mode (token i is request i's only query token), filled once, so graphs can replay them.
+  private long identityItems;
+  private int identityItemsCap;
   // The work lists of the tensor-core attention for one (batch, q heads per kv head), uploaded once per
   // step at the first layer's attention: decode token indices, then (request, first token) prefill tiles.
   private long attnItems;
@@ -121,6 +133,12 @@ public final class CudaBackend implements Backend {
   private static boolean envFlag(String name) {
     String v = System.getenv(name);
     return v == null || !(v.equals("0") || v.equalsIgnoreCase("false") || v.equalsIgnoreCase("off"));
+  }
+
+  /** An opt-in switch: on for 1, true or on. */
+  private static boolean envOn(String name) {
+    String v = System.getenv(name);
+    return v != null && (v.equals("1") || v.equalsIgnoreCase("true") || v.equalsIgnoreCase("on"));
   }
 
   private static int envInt(String name, int dflt) {
@@ -182,6 +200,21 @@ public final class CudaBackend implements Backend {
     this.gemv = gemv;
     this.fuse = fuse;
     dropGraphs();
+  }
+
+  /** Switches batch-invariant mode (see the field); returns the previous setting. */
+  public boolean batchInvariant(boolean on) {
+    bind();
+    flush();
+    boolean was = batchInvariant;
+    batchInvariant = on;
+    itemsGeneration = -1;
+    dropGraphs();
+    return was;
+  }
+
+  public boolean batchInvariant() {
+    return batchInvariant;
   }
 
   /** Switches CUDA graphs of decode steps (see {@link #runForward}); returns the previous setting. */
@@ -864,7 +897,19 @@ public final class CudaBackend implements Backend {
       flush();
       return;
     }
-    if (gemv && t == 1 && ws.cols() % 8 == 0 && (xs.ptr() & 15) == 0 && (ws.ptr() & 15) == 0 && o.ptr() != xs.ptr()) {
+    if (batchInvariant) {
+      if (ws.cols() % 8 == 0 && (xs.ptr() & 15) == 0 && (ws.ptr() & 15) == 0) {
+        flush();
+        gemmBatchInvariant(xs, ws, b, o, t);
+        return;
+      }
+      if (!batchInvariantFallbackLogged) {
+        batchInvariantFallbackLogged = true;
+        LOG.warning("batch-invariant matmul needs K % 8 == 0 and 16-byte aligned operands (K = " + ws.cols()
+            + "); this matmul uses cuBLAS, whose rounding may depend on the batch");
+      }
+    }
+    if (!batchInvariant && gemv && t == 1 && ws.cols() % 8 == 0 && (xs.ptr() & 15) == 0 && (ws.ptr() & 15) == 0 && o.ptr() != xs.ptr()) {
       boolean joins = fuse && pendCount > 0 && pendCount < 3 && pendX.ptr() == xs.ptr() && pendX.cols() == xs.cols()
           && pendOut[0].dtype() == o.dtype() && !pendingWrites(o.ptr());
       if (!joins) flush();
@@ -887,6 +932,33 @@ public final class CudaBackend implements Backend {
     cublas.matmul(xs.ptr(), ws.ptr(), o.ptr(), o.dtype() == DType.F32 ? Cublas.CUDA_R_32F : Cublas.CUDA_R_16BF,
         t, ws.rows(), ws.cols(), accumulate);
     if (profiler != null) profiler.after();
+  }
+
+  /**
+   * out = x w^T (+ bias) by gemm_bi.cu: 16 x 16 tiles for up to 16 rows, 128 x 128 where those tiles
+   * alone fill the GPU, else 64 x 64. The tile shape does not change any element's summation order.
+   */
+  private void gemmBatchInvariant(CudaTensor xs, CudaTensor ws, CudaTensor b, CudaTensor o, int t) {
+    int n = ws.rows(), k = ws.cols();
+    String kernel;
+    int tile, threads;
+    if (t <= 16) {
+      kernel = "gemm_bi_s";
+      tile = 16;
+      threads = 64;
+    } else if ((long) ceilDiv(t, 128) * ceilDiv(n, 128) >= smCount) {
+      kernel = "gemm_bi_l";
+      tile = 128;
+      threads = 256;
+    } else {
+      kernel = "gemm_bi_m";
+      tile = 64;
+      threads = 128;
+    }
+    requireGridY(ceilDiv(t, tile), "matmul rows");
+    launch3("gemm_bi " + n + "x" + k + (o.dtype() == DType.F32 ? " f32" : ""), kernel, ceilDiv(n, tile),
+        ceilDiv(t, tile), 1, threads, xs.ptr(), ws.ptr(), b == null ? 0L : b.ptr(), o.ptr(), t, n, k,
+        o.dtype() == DType.F32 ? 1 : 0);
   }
 
   @Override
@@ -989,7 +1061,7 @@ public final class CudaBackend implements Backend {
       tcAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
       return;
     }
-    if (splitAttention && hd % 8 == 0 && t > 0) {
+    if (splitAttention && !batchInvariant && hd % 8 == 0 && t > 0) {
       splitAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
       return;
     }
@@ -1008,6 +1080,21 @@ public final class CudaBackend implements Backend {
     BatchMetadata m = b.meta;
     int t = m.numTokens();
     boolean decodeOnly = m.decodeOnly();  // token i is request i's only query token
+    if (batchInvariant) {  // every row through the prefill kernel (AttentionPlan.of, decodeAsTiles)
+      long items;
+      int n;
+      if (decodeOnly) {
+        items = identityItems(t);
+        n = t;
+      } else {
+        uploadAttnItems(b, group);
+        items = attnItems + 4L * itemsDecode;
+        n = itemsPrefill;
+      }
+      launch3("attn_prefill_tc", "attn_prefill_tc" + hd, n, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(), items,
+          b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, scale);
+      return;
+    }
     long tokens = 0;
     int nDecode = t;
     if (!decodeOnly) {
@@ -1059,10 +1146,35 @@ public final class CudaBackend implements Backend {
     return attnWork;
   }
 
+  /** The device list of (i, i) pairs for i < n (grown to a power of two, filled once per size). */
+  private long identityItems(int n) {
+    if (n > identityItemsCap) {
+      int cap = Math.max(1024, Integer.highestOneBit(n - 1) << 1);
+      long bytes = 8L * cap;
+      if (identityItems != 0) {
+        cu.streamSynchronize(stream);
+        free(identityItems);
+      }
+      identityItems = alloc(bytes);
+      try (Arena a = Arena.ofConfined()) {
+        MemorySegment host = a.allocate(bytes, 16);
+        for (int i = 0; i < cap; i++) {
+          host.setAtIndex(JAVA_INT, 2L * i, i);
+          host.setAtIndex(JAVA_INT, 2L * i + 1, i);
+        }
+        cu.memcpyHtoDAsync(identityItems, host, bytes, stream);
+        cu.streamSynchronize(stream);  // the host copy's arena closes here
+      }
+      identityItemsCap = cap;
+      buffersMoved();
+    }
+    return identityItems;
+  }
+
   /** Builds and uploads the tensor-core attention's work lists once per (batch, group). */
   private void uploadAttnItems(CudaDeviceBatch b, int group) {
     if (itemsGeneration == b.generation && itemsGroup == group) return;
-    AttentionPlan plan = AttentionPlan.of(b.meta.queryStartLoc(), group);
+    AttentionPlan plan = AttentionPlan.of(b.meta.queryStartLoc(), group, batchInvariant);
     int nDecode = plan.decodeTokens().length, nPrefill = plan.prefillTiles();
     long bytes = 4L * (nDecode + 2L * nPrefill) + 16;
     if (bytes > attnItemsBytes) {

@@ -47,6 +47,45 @@ class AttentionPlanTest {
   }
 
   @Test
+  void batchInvariantPlanTilesEveryRequestFromItsFirstTokenWithTheSameBoundaries() {
+    // In batch-invariant mode a decode token is a one-token prefill tile: no decode list, every query
+    // token in exactly one tile, and a request's tiles start at its first token and step by 64 / G, the
+    // same whatever the rest of the batch (the attention kernel's key order then depends on the row alone).
+    Random rnd = new Random(11);
+    int[] groups = {1, 2, 4, 8, 16, 64};
+    for (int trial = 0; trial < 300; trial++) {
+      int s = 1 + rnd.nextInt(30);
+      int[] qsl = new int[s + 1];
+      for (int i = 0; i < s; i++) qsl[i + 1] = qsl[i] + rnd.nextInt(3) * (1 + rnd.nextInt(rnd.nextBoolean() ? 1 : 200)) / 2;
+      int group = groups[rnd.nextInt(groups.length)];
+      int perTile = AttentionPlan.tokensPerTile(group);
+      AttentionPlan plan = AttentionPlan.of(qsl, group, true);
+      assertEquals(0, plan.decodeTokens().length, "no decode items");
+      int[] covered = new int[qsl[s]];
+      int[] items = plan.prefillItems();
+      for (int k = 0; k < items.length; k += 2) {
+        int r = items[k], t0 = items[k + 1];
+        assertTrue(t0 >= qsl[r] && t0 < qsl[r + 1], "tile start inside its request");
+        assertEquals(0, (t0 - qsl[r]) % perTile, "tiles step by 64 / G from the request's first token");
+        for (int t = t0; t < Math.min(t0 + perTile, qsl[r + 1]); t++) covered[t]++;
+      }
+      for (int t = 0; t < covered.length; t++) assertEquals(1, covered[t], "token " + t + " covered once");
+      // The same request's tiles, alone in a batch, are the same (request index aside).
+      for (int i = 0; i < s; i++) {
+        int nq = qsl[i + 1] - qsl[i];
+        int[] alone = AttentionPlan.of(new int[] {0, nq}, group, true).prefillItems();
+        int j = 0;
+        for (int k = 0; k < items.length; k += 2) {
+          if (items[k] != i) continue;
+          assertEquals(alone[j + 1], items[k + 1] - qsl[i], "request " + i + " tile " + j / 2);
+          j += 2;
+        }
+        assertEquals(alone.length, j, "request " + i + " has as many tiles as alone");
+      }
+    }
+  }
+
+  @Test
   void decodeSplitsFillTheGpuOnlyWhileTheBatchDoesNot() {
     int sm = 132, max = 64;
     for (int tokens = 1; tokens <= 600; tokens++) {

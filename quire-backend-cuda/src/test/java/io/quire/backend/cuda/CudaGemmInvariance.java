@@ -12,33 +12,55 @@ import java.util.SplittableRandom;
 
 /**
  * Whether a matmul row's bits depend on how many rows the call has (the batch invariance of the
- * engine rests on it): for the Llama-3-8B shapes, out = x @ w^T of 100 rows against the first M rows
- * alone, M = 1 (the gemv), 2, 4, ... 99 (cuBLAS). Prints, per shape, the M whose rows differ and how
- * many values. Usage: {@code CudaGemmInvariance}.
+ * engine rests on it): for the Llama-3-8B shapes, out = x @ w^T of 1024 rows against the first M rows
+ * alone, M = 1 .. 600, once with the default paths (M = 1: the gemv; else cuBLAS) and once in
+ * batch-invariant mode (gemm_bi.cu, all three tile shapes). Prints, per shape and mode, the M whose rows
+ * differ and how many values, and how far batch-invariant results are from the default (cuBLAS) ones.
+ * Usage: {@code CudaGemmInvariance}.
  */
 public final class CudaGemmInvariance {
   public static void main(String[] args) {
     int[][] shapes = {{4096, 6144}, {4096, 4096}, {4096, 28672}, {14336, 4096}, {4096, 128256}};
-    int[] ms = {1, 2, 3, 4, 8, 16, 32, 48, 64, 99};
+    int[] ms = {1, 2, 3, 4, 8, 16, 17, 32, 48, 64, 99, 100, 300, 600};
     SplittableRandom rnd = new SplittableRandom(3);
     try (CudaBackend gpu = new CudaBackend()) {
       System.out.println("device " + gpu.deviceName());
       for (int[] s : shapes) {
-        int in = s[0], outCols = s[1], t = 100;
+        int in = s[0], outCols = s[1], t = 1024;
         float[] x = new float[t * in];
         for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextDouble() * 2 - 1);
         short[] w = new short[outCols * in];
         for (int i = 0; i < w.length; i++) w[i] = Bf16.fromFloat((float) ((rnd.nextDouble() * 2 - 1) / Math.sqrt(in)));
         Tensor wt = bf16(gpu, w, outCols, in);
-        float[] full = run(gpu, x, t, in, wt, outCols);
-        List<String> differ = new ArrayList<>();
-        for (int m : ms) {
-          float[] part = run(gpu, java.util.Arrays.copyOf(x, m * in), m, in, wt, outCols);
-          int n = 0;
-          for (int i = 0; i < part.length; i++) if (Float.floatToRawIntBits(part[i]) != Float.floatToRawIntBits(full[i])) n++;
-          if (n > 0) differ.add("M=" + m + ": " + n + " of " + part.length);
+        float[] reference = null;
+        for (boolean invariant : new boolean[] {false, true}) {
+          gpu.batchInvariant(invariant);
+          float[] full = run(gpu, x, t, in, wt, outCols);
+          List<String> differ = new ArrayList<>();
+          for (int m : ms) {
+            float[] part = run(gpu, java.util.Arrays.copyOf(x, m * in), m, in, wt, outCols);
+            int n = 0;
+            for (int i = 0; i < part.length; i++) if (Float.floatToRawIntBits(part[i]) != Float.floatToRawIntBits(full[i])) n++;
+            if (n > 0) differ.add("M=" + m + ": " + n + " of " + part.length);
+          }
+          String mode = invariant ? "batch-invariant" : "default";
+          System.out.printf("%d x %d %s: %s%n", outCols, in, mode,
+              differ.isEmpty() ? "every M identical to M=" + t : String.join(", ", differ));
+          if (!invariant) {
+            reference = full;
+          } else {
+            double maxAbs = 0, maxRef = 0;
+            int n = 0;
+            for (int i = 0; i < full.length; i++) {
+              maxAbs = Math.max(maxAbs, Math.abs(full[i] - reference[i]));
+              maxRef = Math.max(maxRef, Math.abs(reference[i]));
+              if (full[i] != reference[i]) n++;
+            }
+            System.out.printf("%d x %d batch-invariant vs cuBLAS (M=%d): %d of %d differ, max abs %.3g (max |out| %.3g)%n",
+                outCols, in, t, n, full.length, maxAbs, maxRef);
+          }
         }
-        System.out.printf("%d x %d: %s%n", outCols, in, differ.isEmpty() ? "every M identical to M=100" : String.join(", ", differ));
+        gpu.batchInvariant(false);
       }
     }
   }

@@ -53,6 +53,7 @@ final class OpChecks {
       c.matmul(1, 1000, 777, false, DType.BF16);
       c.matmul(7, 1000, 777, true, DType.BF16);
       c.matmul(33, 4096, 512, false, DType.BF16);
+      c.matmul(600, 520, 4100, true, DType.BF16);  // batch-invariant mode: the 128 x 128 tiles, ragged edges
       c.matmul(3, 512, 1001, false, DType.F32);
       c.matmul(1, 14336, 300, false, DType.BF16);
       c.matmul(1, 2048, 5001, false, DType.F32);

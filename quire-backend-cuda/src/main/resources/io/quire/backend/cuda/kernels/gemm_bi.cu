@@ -1,0 +1,176 @@
+// Batch-invariant matmul on the tensor cores: out[M, N] = x[M, K] w[N, K]^T (+ bias[N]), bf16 inputs,
+// fp32 accumulation, bf16 or fp32 output. cuBLAS picks a different kernel (tile, split-K, reduction)
+// for different M, and the one-token GEMV splits K across warps, so one row's result depends on how many
+// rows came with it. Here every output element is one fp32 accumulator that takes the k16 slices of K
+// in order, k = 0, 16, 32, ..., one mma.m16n8k16 each, whatever M is and whichever tile shape the launch
+// uses; the bias is added once, after the sum. So a row's bits do not depend on the batch around it.
+// The tile shapes only change which block computes an element (and how many blocks fill the GPU):
+//   gemm_bi_s: 16 x 16 tiles, K in slices of 128 (M <= 16: decode; many small blocks stream w)
+//   gemm_bi_m: 64 x 64 tiles, K in slices of 32
+//   gemm_bi_l: 128 x 128 tiles, K in slices of 32 (when its tiles alone fill the GPU)
+// Requires K % 8 == 0 and 16-byte aligned x and w (cp.async of 8 bf16); rows past M or N and columns
+// past K are zero-filled, which adds exact zeros.
+#include "common.cuh"
+
+__device__ __forceinline__ unsigned bi_smem_addr(const void* p) {
+  unsigned r;
+  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+  return r;
+}
+
+__device__ __forceinline__ void bi_cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(bi_smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0)
+               : "memory");
+}
+
+__device__ __forceinline__ void bi_ldsm_x4(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(bi_smem_addr(p)));
+}
+
+__device__ __forceinline__ void bi_ldsm_x2(unsigned* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(bi_smem_addr(p)));
+}
+
+__device__ __forceinline__ void bi_mma(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Shared memory of one launch shape: STAGES x (BM + BN) rows of BK + 8 bf16 (the 16-byte pad puts the 8
+// rows an ldmatrix reads in distinct banks).
+template <int WARPS_M, int WARPS_N, int MT, int NT, int BK, int STAGES>
+struct BiShape {
+  static constexpr int BM = WARPS_M * MT * 16, BN = WARPS_N * NT * 8, LDS = BK + 8;
+  static constexpr int THREADS = WARPS_M * WARPS_N * 32;
+  static constexpr int SMEM = STAGES * (BM + BN) * LDS * 2;
+};
+
+template <int WARPS_M, int WARPS_N, int MT, int NT, int BK, int STAGES>
+__device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const bf16* __restrict__ w,
+                                             const bf16* __restrict__ bias, void* __restrict__ out, int M, int N,
+                                             int K, int f32out) {
+  using S = BiShape<WARPS_M, WARPS_N, MT, NT, BK, STAGES>;
+  constexpr int BM = S::BM, BN = S::BN, LDS = S::LDS, NTHR = S::THREADS, CH = BK / 8;
+  static_assert(NT == 1 || NT % 2 == 0, "NT is 1 or even");
+  extern __shared__ __align__(16) unsigned char bi_smem[];
+  bf16* As = (bf16*)bi_smem;           // [STAGES][BM][LDS]
+  bf16* Bs = As + STAGES * BM * LDS;   // [STAGES][BN][LDS]
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp / WARPS_N, wn = warp % WARPS_N;
+  const int nk = (K + BK - 1) / BK;
+
+  auto load_w = [&](int stage, int kt) {
+    const int k0 = kt * BK;
+#pragma unroll
+    for (int c = tid; c < BN * CH; c += NTHR) {
+      const int row = c / CH, kc = (c % CH) * 8;
+      const int n = n0 + row, k = k0 + kc;
+      const bool ok = n < N && k < K;
+      bi_cp_async16(Bs + (stage * BN + row) * LDS + kc, w + (ok ? (size_t)n * K + k : 0), ok);
+    }
+  };
+  auto load_x = [&](int stage, int kt) {
+    const int k0 = kt * BK;
+#pragma unroll
+    for (int c = tid; c < BM * CH; c += NTHR) {
+      const int row = c / CH, kc = (c % CH) * 8;
+      const int m = m0 + row, k = k0 + kc;
+      const bool ok = m < M && k < K;
+      bi_cp_async16(As + (stage * BM + row) * LDS + kc, x + (ok ? (size_t)m * K + k : 0), ok);
+    }
+  };
+
+  // Weights are never written by a kernel: their first stages stream in before waiting for the
+  // previous kernel (programmatic dependent launch); x waits for it.
+  pdl_trigger();
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; s++)
+    if (s < nk) load_w(s, s);
+  pdl_wait();
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; s++) {
+    if (s < nk) load_x(s, s);
+    asm volatile("cp.async.commit_group;" ::: "memory");
+  }
+
+  float acc[MT][NT][4];
+#pragma unroll
+  for (int i = 0; i < MT; i++)
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+
+  for (int kt = 0; kt < nk; kt++) {
+    asm volatile("cp.async.wait_group %0;" ::"n"(STAGES - 2) : "memory");
+    __syncthreads();  // stage kt landed for every thread; stage kt - 1 is free again
+    const int pf = kt + STAGES - 1;
+    if (pf < nk) {
+      load_w(pf % STAGES, pf);
+      load_x(pf % STAGES, pf);
+    }
+    asm volatile("cp.async.commit_group;" ::: "memory");
+    const bf16* a_s = As + (kt % STAGES) * BM * LDS + (wm * MT * 16) * LDS;
+    const bf16* b_s = Bs + (kt % STAGES) * BN * LDS + (wn * NT * 8) * LDS;
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+      unsigned af[MT][4], bfr[NT][2];
+#pragma unroll
+      for (int i = 0; i < MT; i++) bi_ldsm_x4(af[i], a_s + (i * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
+      if constexpr (NT == 1) {
+        bi_ldsm_x2(bfr[0], b_s + (lane & 7) * LDS + kk + ((lane >> 3) & 1) * 8);
+      } else {
+#pragma unroll
+        for (int j = 0; j < NT; j += 2) {
+          unsigned r[4];
+          bi_ldsm_x4(r, b_s + (j * 8 + (lane & 7) + ((lane >> 4) << 3)) * LDS + kk + ((lane >> 3) & 1) * 8);
+          bfr[j][0] = r[0];
+          bfr[j][1] = r[1];
+          bfr[j + 1][0] = r[2];
+          bfr[j + 1][1] = r[3];
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++) bi_mma(acc[i][j], af[i], bfr[j][0], bfr[j][1]);
+    }
+  }
+  asm volatile("cp.async.wait_group 0;" ::: "memory");
+
+#pragma unroll
+  for (int i = 0; i < MT; i++) {
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+      const int c0 = n0 + wn * NT * 8 + j * 8 + 2 * (lane & 3);
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int r = m0 + wm * MT * 16 + i * 16 + (lane >> 2) + (e >> 1) * 8, c = c0 + (e & 1);
+        if (r < M && c < N) {
+          float v = acc[i][j][e];
+          if (bias) v += bf2f(bias[c]);
+          if (f32out) ((float*)out)[(size_t)r * N + c] = v;
+          else ((bf16*)out)[(size_t)r * N + c] = f2bf(v);
+        }
+      }
+    }
+  }
+}
+
+#define GEMM_BI(NAME, WM, WN, MT, NT, BK, ST)                                                                     \
+  extern "C" __global__ void __launch_bounds__(WM * WN * 32) NAME(const bf16* __restrict__ x,                    \
+      const bf16* __restrict__ w, const bf16* __restrict__ bias, void* __restrict__ out, int M, int N, int K,     \
+      int f32out) {                                                                                               \
+    gemm_bi_body<WM, WN, MT, NT, BK, ST>(x, w, bias, out, M, N, K, f32out);                                       \
+  }
+
+// Shapes (Kernels.java and CudaBackend.java use the same numbers: tile, threads, shared memory).
+GEMM_BI(gemm_bi_s, 1, 2, 1, 1, 128, 4)  // 16 x 16, 64 threads, 4 x 32 x 136 x 2 = 34,816 B
+GEMM_BI(gemm_bi_m, 2, 2, 2, 4, 32, 4)   // 64 x 64, 128 threads, 4 x 128 x 40 x 2 = 40,960 B
+GEMM_BI(gemm_bi_l, 2, 4, 4, 4, 32, 3)   // 128 x 128, 256 threads, 3 x 256 x 40 x 2 = 61,440 B
