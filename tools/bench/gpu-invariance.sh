@@ -6,7 +6,8 @@
 #     (gemv, cuBLAS) and batch-invariant, and how far batch-invariant results are from cuBLAS's;
 #   - CudaBatchInvariance on a 2-layer Llama-3-8B-shaped model (and the 32-layer one with FULL=1): one
 #     greedy request alone, again (prefix-cache hit) and among 64 others (chunked, preempted), tokens and
-#     logprob bits, both modes, CUDA graphs on and off.
+#     logprob bits, both modes, CUDA graphs on and off;
+#   - with SAN=1, compute-sanitizer memcheck on CudaShortCheck in batch-invariant mode.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/bench/ab-common.sh
@@ -33,3 +34,10 @@ for m in $MODELS; do
     done
   done
 done
+if [ "${SAN:-0}" = 1 ]; then  # compute-sanitizer memcheck on the op checks and a fixture, batch-invariant mode
+  SANB=/usr/local/cuda/bin/compute-sanitizer; command -v compute-sanitizer >/dev/null && SANB=compute-sanitizer
+  echo "=== compute-sanitizer, batch-invariant"
+  env QUIRE_BATCH_INVARIANT=1 timeout 300 $SANB --tool memcheck --leak-check no --print-limit 20 --error-exitcode 9 \
+    $J "${JO[@]}" -cp "$P/cli/lib/*:$P/tc" io.quire.backend.cuda.CudaShortCheck /tmp/quire-fixtures 2>&1 | grep -v '^WARNING' | tail -4
+  echo "sanitizer rc ${PIPESTATUS[0]}"
+fi

@@ -75,6 +75,10 @@ public final class CudaBackend implements Backend {
   // context split; see AttentionPlan.of). Costs speed: see docs/benchmarks.md.
   private boolean batchInvariant = envOn("QUIRE_BATCH_INVARIANT");
   private boolean batchInvariantFallbackLogged;
+  private final GemmBiShape biSmall = GemmBiShape.of(envString("QUIRE_GEMM_BI_SMALL", GemmBiShape.SMALL));
+  private final GemmBiShape biMedium = GemmBiShape.of(envString("QUIRE_GEMM_BI_MEDIUM", GemmBiShape.MEDIUM));
+  private final GemmBiShape biLarge = GemmBiShape.of(envString("QUIRE_GEMM_BI_LARGE", GemmBiShape.LARGE));
+  private GemmBiShape biForced;
   // (i, i) pairs, i < identityItemsCap: the prefill attention's items for a decode-only batch in
   // batch-invariant mode (token i is request i's only query token), filled once, so graphs can replay them.
   private long identityItems;
@@ -133,6 +137,11 @@ public final class CudaBackend implements Backend {
   private static boolean envFlag(String name) {
     String v = System.getenv(name);
     return v == null || !(v.equals("0") || v.equalsIgnoreCase("false") || v.equalsIgnoreCase("off"));
+  }
+
+  private static String envString(String name, String dflt) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? dflt : v.trim();
   }
 
   /** An opt-in switch: on for 1, true or on. */
@@ -215,6 +224,11 @@ public final class CudaBackend implements Backend {
 
   public boolean batchInvariant() {
     return batchInvariant;
+  }
+
+  /** Every batch-invariant matmul in {@code kernel}'s shape (null: chosen per call), for checks. */
+  void forceGemmBiShape(String kernel) {
+    biForced = kernel == null ? null : GemmBiShape.of(kernel);
   }
 
   /** Switches CUDA graphs of decode steps (see {@link #runForward}); returns the previous setting. */
@@ -935,29 +949,16 @@ public final class CudaBackend implements Backend {
   }
 
   /**
-   * out = x w^T (+ bias) by gemm_bi.cu: 16 x 16 tiles for up to 16 rows, 128 x 128 where those tiles
-   * alone fill the GPU, else 64 x 64. The tile shape does not change any element's summation order.
+   * out = x w^T (+ bias) by gemm_bi.cu, in the shape {@link GemmBiShape#choose} picks (env
+   * QUIRE_GEMM_BI_SMALL / _MEDIUM / _LARGE name other kernels, for comparisons). No shape changes any
+   * element's summation order.
    */
   private void gemmBatchInvariant(CudaTensor xs, CudaTensor ws, CudaTensor b, CudaTensor o, int t) {
     int n = ws.rows(), k = ws.cols();
-    String kernel;
-    int tile, threads;
-    if (t <= 16) {
-      kernel = "gemm_bi_s";
-      tile = 16;
-      threads = 64;
-    } else if ((long) ceilDiv(t, 128) * ceilDiv(n, 128) >= smCount) {
-      kernel = "gemm_bi_l";
-      tile = 128;
-      threads = 256;
-    } else {
-      kernel = "gemm_bi_m";
-      tile = 64;
-      threads = 128;
-    }
-    requireGridY(ceilDiv(t, tile), "matmul rows");
-    launch3("gemm_bi " + n + "x" + k + (o.dtype() == DType.F32 ? " f32" : ""), kernel, ceilDiv(n, tile),
-        ceilDiv(t, tile), 1, threads, xs.ptr(), ws.ptr(), b == null ? 0L : b.ptr(), o.ptr(), t, n, k,
+    GemmBiShape s = biForced != null ? biForced : GemmBiShape.choose(t, n, smCount, biSmall, biMedium, biLarge);
+    requireGridY(ceilDiv(t, s.tileM()), "matmul rows");
+    launch3("gemm_bi " + n + "x" + k + (o.dtype() == DType.F32 ? " f32" : ""), s.kernel(), ceilDiv(n, s.tileN()),
+        ceilDiv(t, s.tileM()), 1, s.threads(), xs.ptr(), ws.ptr(), b == null ? 0L : b.ptr(), o.ptr(), t, n, k,
         o.dtype() == DType.F32 ? 1 : 0);
   }
 

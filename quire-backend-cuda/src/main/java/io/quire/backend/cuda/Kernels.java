@@ -44,7 +44,7 @@ final class Kernels {
           "attn_prefill_tc32", "attn_decode_tc32", "attn_decode2_tc32", "attn_prefill_tc64", "attn_decode_tc64",
           "attn_decode2_tc64", "attn_prefill_tc128", "attn_decode_tc128", "attn_decode2_tc128")),
       Map.entry("gemv.cu", List.of("gemv3")),
-      Map.entry("gemm_bi.cu", List.of("gemm_bi_s", "gemm_bi_m", "gemm_bi_l")),
+      Map.entry("gemm_bi.cu", GemmBiShape.KERNELS),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
       Map.entry("argmax.cu", List.of("argmax_rows", "feed_ids")),
       Map.entry("sample.cu", List.of("sample_rows")),
@@ -55,11 +55,14 @@ final class Kernels {
    * of 32 keys, 3 x 2 x 32 x (head_dim + 8) x 2 bytes (attention_tc.cu, DECODE_STAGES); the
    * batch-invariant matmul's stages of (tile rows + tile columns) x (K slice + 8) bf16 (gemm_bi.cu).
    */
-  private static final Map<String, Integer> DYNAMIC_SMEM = Map.of(
-      "attn_decode_tc16", decodeSmem(16), "attn_decode_tc32", decodeSmem(32),
-      "attn_decode_tc64", decodeSmem(64), "attn_decode_tc128", decodeSmem(128),
-      "gemm_bi_s", 4 * (16 + 16) * (128 + 8) * 2, "gemm_bi_m", 4 * (64 + 64) * (32 + 8) * 2,
-      "gemm_bi_l", 3 * (128 + 128) * (32 + 8) * 2);
+  private static final Map<String, Integer> DYNAMIC_SMEM = dynamicSmem();
+
+  private static Map<String, Integer> dynamicSmem() {
+    Map<String, Integer> m = new HashMap<>();
+    for (int d : new int[] {16, 32, 64, 128}) m.put("attn_decode_tc" + d, decodeSmem(d));
+    for (String k : GemmBiShape.KERNELS) m.put(k, GemmBiShape.of(k).smemBytes());
+    return Map.copyOf(m);
+  }
 
   private static int decodeSmem(int headDim) {
     return 3 * 2 * 32 * (headDim + 8) * 2;

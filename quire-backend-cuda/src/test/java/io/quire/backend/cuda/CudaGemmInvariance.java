@@ -58,6 +58,18 @@ public final class CudaGemmInvariance {
             }
             System.out.printf("%d x %d batch-invariant vs cuBLAS (M=%d): %d of %d differ, max abs %.3g (max |out| %.3g)%n",
                 outCols, in, t, n, full.length, maxAbs, maxRef);
+            // Every launch shape, forced for all 1024 rows, against the chosen shapes' result.
+            List<String> bad = new ArrayList<>();
+            for (String k : GemmBiShape.KERNELS) {
+              gpu.forceGemmBiShape(k);
+              float[] forced = run(gpu, x, t, in, wt, outCols);
+              int d = 0;
+              for (int i = 0; i < forced.length; i++) if (Float.floatToRawIntBits(forced[i]) != Float.floatToRawIntBits(full[i])) d++;
+              if (d > 0) bad.add(k + ": " + d);
+            }
+            gpu.forceGemmBiShape(null);
+            System.out.printf("%d x %d batch-invariant, each of %d launch shapes for all rows: %s%n", outCols, in,
+                GemmBiShape.KERNELS.size(), bad.isEmpty() ? "identical bits" : "DIFFER " + String.join(", ", bad));
           }
         }
         gpu.batchInvariant(false);

@@ -188,6 +188,12 @@ __device__ __forceinline__ void attn_block(
     cp_async_commit();
     cp_async_wait<STAGES - 1>();
     __syncthreads();
+    // A prefill warp whose 16 rows are all past the tile's rows (a short tile: in batch-invariant mode a
+    // decode token is a tile of G rows) only helps load.
+    if (WM > 1 && wm * 16 >= rows) {
+      __syncthreads();
+      continue;
+    }
 
     const int key0 = wk * KW;              // this warp's first key within the tile
     const int pbase = kbeg + tile * BN + key0;

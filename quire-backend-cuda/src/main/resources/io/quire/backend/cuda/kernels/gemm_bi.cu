@@ -4,10 +4,8 @@
 // rows came with it. Here every output element is one fp32 accumulator that takes the k16 slices of K
 // in order, k = 0, 16, 32, ..., one mma.m16n8k16 each, whatever M is and whichever tile shape the launch
 // uses; the bias is added once, after the sum. So a row's bits do not depend on the batch around it.
-// The tile shapes only change which block computes an element (and how many blocks fill the GPU):
-//   gemm_bi_s: 16 x 16 tiles, K in slices of 128 (M <= 16: decode; many small blocks stream w)
-//   gemm_bi_m: 64 x 64 tiles, K in slices of 32
-//   gemm_bi_l: 128 x 128 tiles, K in slices of 32 (when its tiles alone fill the GPU)
+// The launch shapes (tile, K slice, stages; listed at the end) only change which block computes an
+// element and how many blocks fill the GPU, never an element's order of summation.
 // Requires K % 8 == 0 and 16-byte aligned x and w (cp.async of 8 bf16); rows past M or N and columns
 // past K are zero-filled, which adds exact zeros.
 #include "common.cuh"
@@ -75,16 +73,23 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
       bi_cp_async16(Bs + (stage * BN + row) * LDS + kc, w + (ok ? (size_t)n * K + k : 0), ok);
     }
   };
+  // Rows of x past M are zero in every stage: written once below, never loaded (a decode step has 1 of 16).
+  const int mrows = min(BM, M - m0);
   auto load_x = [&](int stage, int kt) {
     const int k0 = kt * BK;
-#pragma unroll
-    for (int c = tid; c < BM * CH; c += NTHR) {
+    for (int c = tid; c < mrows * CH; c += NTHR) {
       const int row = c / CH, kc = (c % CH) * 8;
-      const int m = m0 + row, k = k0 + kc;
-      const bool ok = m < M && k < K;
-      bi_cp_async16(As + (stage * BM + row) * LDS + kc, x + (ok ? (size_t)m * K + k : 0), ok);
+      const int k = k0 + kc;
+      const bool ok = k < K;
+      bi_cp_async16(As + (stage * BM + row) * LDS + kc, x + (ok ? (size_t)(m0 + row) * K + k : 0), ok);
     }
   };
+  if (mrows < BM) {
+    for (int c = tid; c < STAGES * (BM - mrows) * CH; c += NTHR) {
+      const int stage = c / ((BM - mrows) * CH), rc = c % ((BM - mrows) * CH);
+      *reinterpret_cast<uint4*>(As + (stage * BM + mrows + rc / CH) * LDS + (rc % CH) * 8) = make_uint4(0, 0, 0, 0);
+    }
+  }
 
   // Weights are never written by a kernel: their first stages stream in before waiting for the
   // previous kernel (programmatic dependent launch); x waits for it.
@@ -163,14 +168,28 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
   }
 }
 
-#define GEMM_BI(NAME, WM, WN, MT, NT, BK, ST)                                                                     \
-  extern "C" __global__ void __launch_bounds__(WM * WN * 32) NAME(const bf16* __restrict__ x,                    \
-      const bf16* __restrict__ w, const bf16* __restrict__ bias, void* __restrict__ out, int M, int N, int K,     \
-      int f32out) {                                                                                               \
+// gemm_bi_WM_WN_MT_NT_BK_ST: WM x WN warps, each MT x NT mma tiles (16 x 8), K slices of BK, ST stages.
+// CudaBackend derives the tile, threads and shared memory from the name.
+#define GEMM_BI(WM, WN, MT, NT, BK, ST)                                                                           \
+  extern "C" __global__ void __launch_bounds__(WM * WN * 32) gemm_bi_##WM##_##WN##_##MT##_##NT##_##BK##_##ST(    \
+      const bf16* __restrict__ x, const bf16* __restrict__ w, const bf16* __restrict__ bias,                     \
+      void* __restrict__ out, int M, int N, int K, int f32out) {                                                  \
     gemm_bi_body<WM, WN, MT, NT, BK, ST>(x, w, bias, out, M, N, K, f32out);                                       \
   }
 
-// Shapes (Kernels.java and CudaBackend.java use the same numbers: tile, threads, shared memory).
-GEMM_BI(gemm_bi_s, 1, 2, 1, 1, 128, 4)  // 16 x 16, 64 threads, 4 x 32 x 136 x 2 = 34,816 B
-GEMM_BI(gemm_bi_m, 2, 2, 2, 4, 32, 4)   // 64 x 64, 128 threads, 4 x 128 x 40 x 2 = 40,960 B
-GEMM_BI(gemm_bi_l, 2, 4, 4, 4, 32, 3)   // 128 x 128, 256 threads, 3 x 256 x 40 x 2 = 61,440 B
+// Up to 16 rows (decode): 16 x 16, 16 x 32 and 16 x 8 tiles.
+GEMM_BI(1, 2, 1, 1, 128, 4)
+GEMM_BI(1, 2, 1, 1, 128, 8)
+GEMM_BI(1, 4, 1, 1, 128, 6)
+GEMM_BI(1, 1, 1, 1, 256, 6)
+// 64 x 64 and 64 x 128 tiles.
+GEMM_BI(2, 2, 2, 4, 32, 4)
+GEMM_BI(2, 2, 2, 4, 64, 3)
+GEMM_BI(2, 2, 2, 4, 64, 4)
+GEMM_BI(2, 4, 2, 4, 32, 4)
+// 128 x 128 tiles.
+GEMM_BI(2, 4, 4, 4, 32, 3)
+GEMM_BI(2, 4, 4, 4, 32, 4)
+GEMM_BI(2, 4, 4, 4, 64, 3)
+GEMM_BI(2, 4, 4, 4, 64, 4)
+GEMM_BI(4, 2, 2, 8, 32, 4)
