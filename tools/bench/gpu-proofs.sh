@@ -6,7 +6,7 @@
 #   there: tools/bench/gpu-proofs.sh correctness|throughput     (env PACK=s8, JRE; output under $OUT)
 # correctness: compute-sanitizer memcheck on CudaShortCheck (ops vs the CPU backend, the tiny fixtures vs HF);
 #   a 2-layer Llama-3-8B-shaped model: last-position logits vs HF bf16 and fp32 (hf_logits_compare.py), batch
-#   invariance; the device sampler against the host sampler (CudaSamplingCheck); batch-1 decode of the 8B and
+#   invariance (default and QUIRE_BATCH_INVARIANT=1; tools/bench/gpu-invariance.sh checks that mode fully); the device sampler against the host sampler (CudaSamplingCheck); batch-1 decode of the 8B and
 #   7B shapes (CudaDecodeBench: CUDA graphs on/off, PDL on/off); the per-launch profile of batched steps.
 # throughput: quire bench offline --device cuda, 1000 x (512 in / 256 out), all at once, KV pool from
 #   gpu_memory_utilization 0.9: the 8B shape at two scheduler settings, the 7B shape; then torch's bf16 GEMM rate, HF generate() in
@@ -51,8 +51,10 @@ r = random.Random(1)
 for n in (97, 101, 113, 128): print(' '.join(str(r.randrange(128256)) for _ in range(n)))" > /tmp/ids.txt
     timeout 60 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaLogits $M2 /tmp/ids.txt /tmp/q2l.f32 2>&1 | grep -v '^WARNING'
     timeout 150 python3 tools/bench/hf_logits_compare.py $M2 /tmp/ids.txt /tmp/q2l.f32 --json "$OUT/logits.json" 2>&1 | grep -v Warning
-    echo "=== batch invariance"
-    timeout 90 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaBatchInvariance $M2 2>&1 | grep -v "^WARNING" | tail -5 ) > "$OUT/twolayer.txt" 2>&1 &
+    for bi in 0 1; do
+      echo "=== batch invariance, QUIRE_BATCH_INVARIANT=$bi"
+      QUIRE_BATCH_INVARIANT=$bi timeout 90 java "${JO[@]}" "${TP[@]}" io.quire.backend.cuda.CudaBatchInvariance $M2 cuda 64 2>&1 | grep -v "^WARNING" | tail -5
+    done ) > "$OUT/twolayer.txt" 2>&1 &
   TL=$!
   wait $TL; echo "=== [$((SECONDS-T0))s] 2-layer logits and invariance"; cat "$OUT/twolayer.txt"
   echo "=== [$((SECONDS-T0))s] device sampler"
