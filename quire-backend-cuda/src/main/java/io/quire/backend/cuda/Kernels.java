@@ -49,7 +49,7 @@ final class Kernels {
       Map.entry("argmax.cu", List.of("argmax_rows", "feed_ids")),
       Map.entry("sample.cu", List.of("sample_rows")),
       Map.entry("bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32")));
-  private static final List<String> HEADERS = List.of("common.cuh");
+  private static final List<String> HEADERS = List.of("common.cuh", "mma.cuh");
   /**
    * Kernels launched with dynamic shared memory, and how much: the decode attention's three K/V stages
    * of 32 keys, 3 x 2 x 32 x (head_dim + 8) x 2 bytes (attention_tc.cu, DECODE_STAGES); the

@@ -9,35 +9,7 @@
 // Requires K % 8 == 0 and 16-byte aligned x and w (cp.async of 8 bf16); rows past M or N and columns
 // past K are zero-filled, which adds exact zeros.
 #include "common.cuh"
-
-__device__ __forceinline__ unsigned bi_smem_addr(const void* p) {
-  unsigned r;
-  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
-  return r;
-}
-
-__device__ __forceinline__ void bi_cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(bi_smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0)
-               : "memory");
-}
-
-__device__ __forceinline__ void bi_ldsm_x4(unsigned* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(bi_smem_addr(p)));
-}
-
-__device__ __forceinline__ void bi_ldsm_x2(unsigned* r, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(bi_smem_addr(p)));
-}
-
-__device__ __forceinline__ void bi_mma(float* c, const unsigned* a, unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+#include "mma.cuh"
 
 // Shared memory of one launch shape: STAGES x (BM + BN) rows of BK + 8 bf16 (the 16-byte pad puts the 8
 // rows an ldmatrix reads in distinct banks).
@@ -70,7 +42,7 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
       const int row = c / CH, kc = (c % CH) * 8;
       const int n = n0 + row, k = k0 + kc;
       const bool ok = n < N && k < K;
-      bi_cp_async16(Bs + (stage * BN + row) * LDS + kc, w + (ok ? (size_t)n * K + k : 0), ok);
+      cp_async16(Bs + (stage * BN + row) * LDS + kc, w + (ok ? (size_t)n * K + k : 0), ok);
     }
   };
   // Rows of x past M are zero in every stage: written once below, never loaded (a decode step has 1 of 16).
@@ -81,7 +53,7 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
       const int row = c / CH, kc = (c % CH) * 8;
       const int k = k0 + kc;
       const bool ok = k < K;
-      bi_cp_async16(As + (stage * BM + row) * LDS + kc, x + (ok ? (size_t)(m0 + row) * K + k : 0), ok);
+      cp_async16(As + (stage * BM + row) * LDS + kc, x + (ok ? (size_t)(m0 + row) * K + k : 0), ok);
     }
   };
   if (mrows < BM) {
@@ -101,7 +73,7 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
 #pragma unroll
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < nk) load_x(s, s);
-    asm volatile("cp.async.commit_group;" ::: "memory");
+    cp_async_commit();
   }
 
   float acc[MT][NT][4];
@@ -113,28 +85,28 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
       for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
 
   for (int kt = 0; kt < nk; kt++) {
-    asm volatile("cp.async.wait_group %0;" ::"n"(STAGES - 2) : "memory");
+    cp_async_wait<STAGES - 2>();
     __syncthreads();  // stage kt landed for every thread; stage kt - 1 is free again
     const int pf = kt + STAGES - 1;
     if (pf < nk) {
       load_w(pf % STAGES, pf);
       load_x(pf % STAGES, pf);
     }
-    asm volatile("cp.async.commit_group;" ::: "memory");
+    cp_async_commit();
     const bf16* a_s = As + (kt % STAGES) * BM * LDS + (wm * MT * 16) * LDS;
     const bf16* b_s = Bs + (kt % STAGES) * BN * LDS + (wn * NT * 8) * LDS;
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
       unsigned af[MT][4], bfr[NT][2];
 #pragma unroll
-      for (int i = 0; i < MT; i++) bi_ldsm_x4(af[i], a_s + (i * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
+      for (int i = 0; i < MT; i++) ldsm_x4(af[i], a_s + (i * 16 + (lane & 15)) * LDS + kk + (lane >> 4) * 8);
       if constexpr (NT == 1) {
-        bi_ldsm_x2(bfr[0], b_s + (lane & 7) * LDS + kk + ((lane >> 3) & 1) * 8);
+        ldsm_x2(bfr[0], b_s + (lane & 7) * LDS + kk + ((lane >> 3) & 1) * 8);
       } else {
 #pragma unroll
         for (int j = 0; j < NT; j += 2) {
           unsigned r[4];
-          bi_ldsm_x4(r, b_s + (j * 8 + (lane & 7) + ((lane >> 4) << 3)) * LDS + kk + ((lane >> 3) & 1) * 8);
+          ldsm_x4(r, b_s + (j * 8 + (lane & 7) + ((lane >> 4) << 3)) * LDS + kk + ((lane >> 3) & 1) * 8);
           bfr[j][0] = r[0];
           bfr[j][1] = r[1];
           bfr[j + 1][0] = r[2];
@@ -144,10 +116,10 @@ __device__ __forceinline__ void gemm_bi_body(const bf16* __restrict__ x, const b
 #pragma unroll
       for (int i = 0; i < MT; i++)
 #pragma unroll
-        for (int j = 0; j < NT; j++) bi_mma(acc[i][j], af[i], bfr[j][0], bfr[j][1]);
+        for (int j = 0; j < NT; j++) mma16816(acc[i][j], af[i], bfr[j][0], bfr[j][1]);
     }
   }
-  asm volatile("cp.async.wait_group 0;" ::: "memory");
+  cp_async_wait<0>();
 
 #pragma unroll
   for (int i = 0; i < MT; i++) {
