@@ -10,6 +10,11 @@ package io.quire.backend.cuda;
  */
 record AttentionPlan(int[] decodeTokens, int[] prefillItems) {
 
+  /** Query tokens in one tile of attn_rows_tc (batch-invariant mode): its 16 rows, or one token. */
+  static int invariantTileTokens(int group) {
+    return Math.max(1, 16 / group);
+  }
+
   /** Query tokens in one prefill tile for {@code group} q heads per kv head. */
   static int tokensPerTile(int group) {
     return Math.max(1, 64 / group);
@@ -21,13 +26,13 @@ record AttentionPlan(int[] decodeTokens, int[] prefillItems) {
   }
 
   /**
-   * The plan, with {@code decodeAsTiles} (batch-invariant mode): a decode token becomes a one-token
-   * prefill tile, so that every query row, decode or prefill, walks its keys in the prefill kernel's
-   * order (one warp per 16 rows over 32-key tiles from key 0, no context split), and its result does not
-   * depend on whether it came alone, in a chunk or recomputed after preemption.
+   * The plan, with {@code batchInvariant}: no decode list; every request's query tokens, a decode token
+   * included, in tiles of {@link #invariantTileTokens} tokens from its first token, for attn_rows_tc (one
+   * order over a row's keys whichever tokens share its block; see attention_tc.cu).
    */
-  static AttentionPlan of(int[] queryStartLoc, int group, boolean decodeAsTiles) {
-    int perTile = tokensPerTile(group);
+  static AttentionPlan of(int[] queryStartLoc, int group, boolean batchInvariant) {
+    int perTile = batchInvariant ? invariantTileTokens(group) : tokensPerTile(group);
+    boolean decodeAsTiles = batchInvariant;
     int s = queryStartLoc.length - 1;
     int nDecode = 0, nPrefill = 0;
     for (int i = 0; i < s; i++) {

@@ -71,7 +71,7 @@ public final class CudaBackend implements Backend {
   // VLLM_BATCH_INVARIANT): a row's logits do not depend on the rows batched with it, whether its tokens
   // come alone, in chunks, after a prefix-cache hit or recomputed after preemption. Every matmul goes to
   // gemm_bi.cu (one fixed summation order over K for every M; no cuBLAS, no one-token GEMV), and every
-  // query row, decode ones included, to the prefill attention kernel (one order over its keys, no
+  // query row, prefill ones included, to attn_rows_tc (the decode kernel's order over its keys, no
   // context split; see AttentionPlan.of). Costs speed: see docs/benchmarks.md.
   private boolean batchInvariant = envOn("QUIRE_BATCH_INVARIANT");
   private boolean batchInvariantFallbackLogged;
@@ -79,7 +79,7 @@ public final class CudaBackend implements Backend {
   private final GemmBiShape biMedium = GemmBiShape.of(envString("QUIRE_GEMM_BI_MEDIUM", GemmBiShape.MEDIUM));
   private final GemmBiShape biLarge = GemmBiShape.of(envString("QUIRE_GEMM_BI_LARGE", GemmBiShape.LARGE));
   private GemmBiShape biForced;
-  // (i, i) pairs, i < identityItemsCap: the prefill attention's items for a decode-only batch in
+  // (i, i) pairs, i < identityItemsCap: attn_rows_tc's items for a decode-only batch in
   // batch-invariant mode (token i is request i's only query token), filled once, so graphs can replay them.
   private long identityItems;
   private int identityItemsCap;
@@ -1081,7 +1081,7 @@ public final class CudaBackend implements Backend {
     BatchMetadata m = b.meta;
     int t = m.numTokens();
     boolean decodeOnly = m.decodeOnly();  // token i is request i's only query token
-    if (batchInvariant) {  // every row through the prefill kernel (AttentionPlan.of, decodeAsTiles)
+    if (batchInvariant) {  // every row through attn_rows_tc, in tiles of AttentionPlan.invariantTileTokens
       long items;
       int n;
       if (decodeOnly) {
@@ -1092,8 +1092,9 @@ public final class CudaBackend implements Backend {
         items = attnItems + 4L * itemsDecode;
         n = itemsPrefill;
       }
-      launch3("attn_prefill_tc", "attn_prefill_tc" + hd, n, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(), items,
-          b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, scale);
+      int hgroups = ceilDiv(group, 16);
+      launch3("attn_rows_tc", "attn_rows_tc" + hd, n, nkv * hgroups, 1, 128, qs.ptr(), kp, vp, o.ptr(), items,
+          b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, hgroups, scale);
       return;
     }
     long tokens = 0;

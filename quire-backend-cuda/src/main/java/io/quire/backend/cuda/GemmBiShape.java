@@ -18,8 +18,8 @@ record GemmBiShape(String kernel, int tileM, int tileN, int threads, int smemByt
   static final List<String> KERNELS = List.of(
       "gemm_bi_1_2_1_1_128_4", "gemm_bi_1_2_1_1_128_8", "gemm_bi_1_4_1_1_128_6", "gemm_bi_1_1_1_1_256_6",
       "gemm_bi_2_2_2_4_32_4", "gemm_bi_2_2_2_4_64_3", "gemm_bi_2_2_2_4_64_4", "gemm_bi_2_4_2_4_32_4",
-      "gemm_bi_2_4_4_4_32_3", "gemm_bi_2_4_4_4_32_4", "gemm_bi_2_4_4_4_64_3", "gemm_bi_2_4_4_4_64_4",
-      "gemm_bi_4_2_2_8_32_4");
+      "gemm_bi_2_4_2_4_64_3", "gemm_bi_2_4_4_4_32_3", "gemm_bi_2_4_4_4_32_4", "gemm_bi_2_4_4_4_64_3",
+      "gemm_bi_2_4_4_4_64_4", "gemm_bi_4_2_2_8_32_4", "gemm_bi_2_4_4_8_32_4", "gemm_bi_2_4_4_8_64_3");
   /**
    * Defaults: up to 16 rows; where the large tiles alone fill the GPU; otherwise. Chosen on an H200
    * (Llama-3-8B shape, CudaBatchProfile, one call): K slices of 64 made a 256-row decode step 48.0 ->

@@ -41,8 +41,9 @@ final class Kernels {
       Map.entry("paged_attention.cu", List.of("paged_attention")),
       Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
       Map.entry("attention_tc.cu", List.of("attn_prefill_tc16", "attn_decode_tc16", "attn_decode2_tc16",
-          "attn_prefill_tc32", "attn_decode_tc32", "attn_decode2_tc32", "attn_prefill_tc64", "attn_decode_tc64",
-          "attn_decode2_tc64", "attn_prefill_tc128", "attn_decode_tc128", "attn_decode2_tc128")),
+          "attn_rows_tc16", "attn_prefill_tc32", "attn_decode_tc32", "attn_decode2_tc32", "attn_rows_tc32",
+          "attn_prefill_tc64", "attn_decode_tc64", "attn_decode2_tc64", "attn_rows_tc64", "attn_prefill_tc128",
+          "attn_decode_tc128", "attn_decode2_tc128", "attn_rows_tc128")),
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gemm_bi.cu", GemmBiShape.KERNELS),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
@@ -51,15 +52,19 @@ final class Kernels {
       Map.entry("bias.cu", List.of("broadcast_bias_bf16", "broadcast_bias_f32")));
   private static final List<String> HEADERS = List.of("common.cuh", "mma.cuh");
   /**
-   * Kernels launched with dynamic shared memory, and how much: the decode attention's three K/V stages
-   * of 32 keys, 3 x 2 x 32 x (head_dim + 8) x 2 bytes (attention_tc.cu, DECODE_STAGES); the
+   * Kernels launched with dynamic shared memory, and how much: the decode attention's (and the
+   * batch-invariant attn_rows_tc's) three K/V stages of 32 keys, 3 x 2 x 32 x (head_dim + 8) x 2 bytes
+   * (attention_tc.cu); the
    * batch-invariant matmul's stages of (tile rows + tile columns) x (K slice + 8) bf16 (gemm_bi.cu).
    */
   private static final Map<String, Integer> DYNAMIC_SMEM = dynamicSmem();
 
   private static Map<String, Integer> dynamicSmem() {
     Map<String, Integer> m = new HashMap<>();
-    for (int d : new int[] {16, 32, 64, 128}) m.put("attn_decode_tc" + d, decodeSmem(d));
+    for (int d : new int[] {16, 32, 64, 128}) {
+      m.put("attn_decode_tc" + d, decodeSmem(d));
+      m.put("attn_rows_tc" + d, decodeSmem(d));
+    }
     for (String k : GemmBiShape.KERNELS) m.put(k, GemmBiShape.of(k).smemBytes());
     return Map.copyOf(m);
   }

@@ -48,9 +48,9 @@ class AttentionPlanTest {
 
   @Test
   void batchInvariantPlanTilesEveryRequestFromItsFirstTokenWithTheSameBoundaries() {
-    // In batch-invariant mode a decode token is a one-token prefill tile: no decode list, every query
-    // token in exactly one tile, and a request's tiles start at its first token and step by 64 / G, the
-    // same whatever the rest of the batch (the attention kernel's key order then depends on the row alone).
+    // In batch-invariant mode every request is tiled for attn_rows_tc, a decode token too: no decode list,
+    // every query token in exactly one tile of at most 16 rows, and a request's tiles start at its first
+    // token and step by max(1, 16 / G), the same whatever the rest of the batch.
     Random rnd = new Random(11);
     int[] groups = {1, 2, 4, 8, 16, 64};
     for (int trial = 0; trial < 300; trial++) {
@@ -58,7 +58,8 @@ class AttentionPlanTest {
       int[] qsl = new int[s + 1];
       for (int i = 0; i < s; i++) qsl[i + 1] = qsl[i] + rnd.nextInt(3) * (1 + rnd.nextInt(rnd.nextBoolean() ? 1 : 200)) / 2;
       int group = groups[rnd.nextInt(groups.length)];
-      int perTile = AttentionPlan.tokensPerTile(group);
+      int perTile = AttentionPlan.invariantTileTokens(group);
+      assertTrue(perTile * Math.min(group, 16) <= 16, "a tile is at most 16 rows of one head group");
       AttentionPlan plan = AttentionPlan.of(qsl, group, true);
       assertEquals(0, plan.decodeTokens().length, "no decode items");
       int[] covered = new int[qsl[s]];
@@ -66,7 +67,7 @@ class AttentionPlanTest {
       for (int k = 0; k < items.length; k += 2) {
         int r = items[k], t0 = items[k + 1];
         assertTrue(t0 >= qsl[r] && t0 < qsl[r + 1], "tile start inside its request");
-        assertEquals(0, (t0 - qsl[r]) % perTile, "tiles step by 64 / G from the request's first token");
+        assertEquals(0, (t0 - qsl[r]) % perTile, "tiles step by max(1, 16 / G) from the request's first token");
         for (int t = t0; t < Math.min(t0 + perTile, qsl[r + 1]); t++) covered[t]++;
       }
       for (int t = 0; t < covered.length; t++) assertEquals(1, covered[t], "token " + t + " covered once");

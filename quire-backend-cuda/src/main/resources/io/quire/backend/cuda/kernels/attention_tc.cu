@@ -334,6 +334,28 @@ __device__ __forceinline__ void attn_prefill_body(
                    seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0, scale);
 }
 
+// Batch-invariant mode (QUIRE_BATCH_INVARIANT): every query row, prefill or decode, in a decode-shaped
+// block (16 rows, the 4 warps taking 8 keys each of every 32-key tile from key 0, no context split), so a
+// row's order of summation is the same whichever tokens share its block. items[2i] = request,
+// items[2i + 1] = its first token in the tile of min(max(1, 16 / G), rest of the request) tokens. Grid
+// (items, num_kv_heads * hgroups), 128 threads, three K/V stages (dynamic shared memory).
+template <int D>
+__device__ __forceinline__ void attn_rows_body(
+    const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, const int* items, const int* query_start,
+    const int* seq_lens, const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads,
+    int hgroups, float scale) {
+  PDL_ENTER();
+  const int r = items[2 * blockIdx.x], tok0 = items[2 * blockIdx.x + 1];
+  const int G = num_heads / num_kv_heads;
+  const int kvh = blockIdx.y / hgroups, hg = blockIdx.y - kvh * hgroups;
+  const int h0 = kvh * G + hg * 16, nh = min(16, G - hg * 16);
+  const int ntok = min(max(1, 16 / G), query_start[r + 1] - tok0);
+  extern __shared__ __align__(16) unsigned char dyn_smem[];
+  attn_block<D, 1, 3>(dyn_smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, h0, nh, kvh, 0, 1 << 30,
+                      query_start, seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0,
+                      scale);
+}
+
 // Decode tokens (one query token each). tokens[i] = batch token index (tokens null: token i). Grid
 // (tokens, num_kv_heads * hgroups, num_splits): hgroups = ceil(G / 16) head groups of up to 16; split s
 // covers keys [s * chunk, (s + 1) * chunk), chunk <= 0: split_chunk(ctx, num_splits) of the token's own
@@ -402,7 +424,15 @@ __device__ __forceinline__ void attn_decode_body(
                          block_size, num_heads, num_kv_heads, scale);                                              \
   }                                                                                                                \
   ATTN_DECODE(attn_decode_tc##D, D, 3)                                                                             \
-  ATTN_DECODE(attn_decode2_tc##D, D, 2)
+  ATTN_DECODE(attn_decode2_tc##D, D, 2)                                                                            \
+  extern "C" __global__ void __launch_bounds__(NTHREADS, 4) attn_rows_tc##D(                                       \
+      const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,              \
+      bf16* __restrict__ out, const int* __restrict__ items, const int* __restrict__ query_start,                  \
+      const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \
+      int num_heads, int num_kv_heads, int hgroups, float scale) {                                                 \
+    attn_rows_body<D>(q, k_cache, v_cache, out, items, query_start, seq_lens, block_tables, max_blocks,            \
+                      block_size, num_heads, num_kv_heads, hgroups, scale);                                        \
+  }
 
 ATTN_TC(16)
 ATTN_TC(32)
