@@ -32,12 +32,11 @@ record AttentionPlan(int[] decodeTokens, int[] prefillItems) {
    */
   static AttentionPlan of(int[] queryStartLoc, int group, boolean batchInvariant) {
     int perTile = batchInvariant ? invariantTileTokens(group) : tokensPerTile(group);
-    boolean decodeAsTiles = batchInvariant;
     int s = queryStartLoc.length - 1;
     int nDecode = 0, nPrefill = 0;
     for (int i = 0; i < s; i++) {
       int nq = queryStartLoc[i + 1] - queryStartLoc[i];
-      if (nq == 1 && !decodeAsTiles) nDecode++;
+      if (nq == 1 && !batchInvariant) nDecode++;
       else if (nq >= 1) nPrefill += (nq + perTile - 1) / perTile;
     }
     int[] decode = new int[nDecode];
@@ -45,7 +44,7 @@ record AttentionPlan(int[] decodeTokens, int[] prefillItems) {
     int d = 0, p = 0;
     for (int i = 0; i < s; i++) {
       int start = queryStartLoc[i], end = queryStartLoc[i + 1];
-      if (end - start == 1 && !decodeAsTiles) {
+      if (end - start == 1 && !batchInvariant) {
         decode[d++] = start;
       } else {
         for (int t0 = start; t0 < end; t0 += perTile) {
