@@ -32,7 +32,7 @@ public final class CudaBatchProfile {
   private static final int BS = 16;
   private static final Pattern LINE = Pattern.compile(
       "^\\s+(.+?)\\s+([0-9.]+) ms/step\\s+([0-9.]+)% \\s*([0-9.]+) calls/step\\s+([0-9.]+) us/call$");
-  private static final Pattern GEMM = Pattern.compile("^(?:cublas|gemv) (\\d+)x(\\d+).*");
+  private static final Pattern GEMM = Pattern.compile("^(?:cublas|gemv|gemm_bi) (\\d+)x(\\d+).*");
 
   public static void main(String[] args) throws IOException {
     Locale.setDefault(Locale.ROOT);
@@ -161,6 +161,7 @@ public final class CudaBatchProfile {
         gemmMs += msStep;
         flops += f * calls;
       } else if (label.startsWith("attn_split") || label.startsWith("attn_decode") || label.startsWith("attn_prefill")
+          || label.startsWith("attn_rows")
           || label.startsWith("paged_attention")) {
         rate = String.format("%.1f MB KV/call: %.2f TB/s", kvBytes / 1e6, kvBytes / (us * 1e-6) / 1e12);
         attnMs += msStep;
