@@ -198,6 +198,10 @@ public final class CudaBackend implements Backend {
     attnWork = alloc(attnWorkBytes);
     attnItemsBytes = 64L << 10;
     attnItems = alloc(attnItemsBytes);
+    if (batchInvariant) {
+      LOG.info("batch-invariant mode (QUIRE_BATCH_INVARIANT): every matmul on gemm_bi, every attention row on "
+          + "attn_rows_tc; a request's logits do not depend on its batch, at ~2.4x lower throughput");
+    }
   }
 
   /** Switches the speed paths (for comparisons): split-K attention, one-token gemv, launch fusion. */
@@ -1062,6 +1066,7 @@ public final class CudaBackend implements Backend {
       tcAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
       return;
     }
+    // Batch-invariant mode without the tensor-core path: paged_attention (one block per row, no split).
     if (splitAttention && !batchInvariant && hd % 8 == 0 && t > 0) {
       splitAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
       return;
