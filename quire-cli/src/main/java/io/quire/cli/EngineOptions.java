@@ -44,6 +44,9 @@ final class EngineOptions {
       description = "Wait for each step's sampled ids before scheduling the next (async scheduling is on where the backend keeps them on the device: CUDA).")
   boolean noAsyncScheduling;
 
+  @Option(names = "--enforce-eager", description = "Run every step eagerly: no CUDA graphs (vLLM's enforce_eager).")
+  boolean enforceEager;
+
   EngineConfig config() {
     if (kvCacheGiB != null && !(kvCacheGiB > 0)) {
       throw new IllegalArgumentException("--kv-cache-space must be > 0 GiB, got " + kvCacheGiB);
@@ -58,7 +61,9 @@ final class EngineOptions {
   }
 
   Backend backend() {
-    return Backends.open(device);
+    Backend b = Backends.open(device);
+    if (enforceEager) b.enforceEager();
+    return b;
   }
 
   /** Picks a backend by name through the ServiceLoader. */

@@ -51,6 +51,7 @@ abstract class ForwardingBackend implements Backend {
   @Override public int paddedDecodeSize(int decodeTokens) { return inner.paddedDecodeSize(decodeTokens); }
   @Override public Tensor runForward(Object owner, DeviceBatch batch, Supplier<Tensor> forward) { return inner.runForward(owner, batch, forward); }
   @Override public Optional<DeviceMemory> deviceMemory() { return inner.deviceMemory(); }
+  @Override public void enforceEager() { inner.enforceEager(); }
   @Override public void resetPeakMemory() { inner.resetPeakMemory(); }
   @Override public void close() { inner.close(); }
 }

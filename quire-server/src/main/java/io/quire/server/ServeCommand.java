@@ -77,6 +77,9 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--gpu-memory-utilization", description = "with --model: gpu_memory_utilization (default 0.90)")
   Double gpuMemoryUtilization;
 
+  @Option(names = "--enforce-eager", description = "with --model: enforce_eager, no CUDA graphs")
+  boolean enforceEager;
+
   public ServeCommand() {}
 
   /** Starts the server from the parsed options (for embedding and tests). */
@@ -125,6 +128,7 @@ public final class ServeCommand implements Callable<Integer> {
     if (maxNumSeqs != null) m.put("max_num_seqs", maxNumSeqs);
     if (numGpuBlocksOverride != null) m.put("num_gpu_blocks_override", numGpuBlocksOverride);
     if (gpuMemoryUtilization != null) m.put("gpu_memory_utilization", gpuMemoryUtilization);
+    if (enforceEager) m.put("enforce_eager", true);
     return m;
   }
 

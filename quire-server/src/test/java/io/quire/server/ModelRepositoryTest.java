@@ -8,16 +8,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quire.engine.EngineConfig;
 import io.quire.server.repository.EngineArgs;
+import io.quire.server.repository.EngineLauncher;
 import io.quire.server.repository.InvalidModelException;
 import io.quire.server.repository.ModelConfigs;
+import io.quire.server.repository.ModelRepository;
 import io.quire.server.repository.proto.ModelConfig;
 import io.quire.server.repository.proto.ModelInstanceGroup;
+import io.quire.spi.Backend;
+import io.quire.spi.BackendProvider;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** config.pbtxt parsing and completion, and the precedence of engine arguments. */
 class ModelRepositoryTest {
+  @TempDir Path tmp;
 
   @Test
   void seedConfigParsesAsTritonModelConfig() throws Exception {
@@ -100,6 +110,72 @@ class ModelRepositoryTest {
     var e = assertThrows(InvalidModelException.class,
         () -> EngineArgs.resolve(Map.of("async_scheduling", "sometimes"), Map.of(), Map.of()));
     assertTrue(e.getMessage().contains("async_scheduling"), e.getMessage());
+  }
+
+  @Test
+  void enforceEagerIsReadAndArgumentsQuireCannotHonourAreErrors() throws Exception {
+    assertFalse(EngineArgs.resolve(Map.of(), Map.of(), Map.of()).enforceEager());
+    assertTrue(EngineArgs.resolve(Map.of("enforce_eager", "true"), Map.of(), Map.of()).enforceEager());
+    assertTrue(EngineArgs.resolve(Map.of(), Map.of("enforce_eager", "true"), Map.of()).enforceEager());
+    // Triton's sample model.json for the vLLM backend loads; its unused keys are only logged.
+    EngineArgs sample = EngineArgs.resolve(Map.of("model", "facebook/opt-125m", "disable_log_requests", "true",
+        "gpu_memory_utilization", "0.5", "enforce_eager", "true"), Map.of(), Map.of());
+    assertTrue(sample.enforceEager());
+    assertEquals(0.5, sample.gpuMemoryUtilization());
+    assertEquals("auto", EngineArgs.resolve(Map.of("kv_cache_dtype", "auto", "quantization", "none",
+        "pipeline_parallel_size", "1"), Map.of(), Map.of()).dtype());
+    for (Map<String, Object> bad : List.<Map<String, Object>>of(Map.of("kv_cache_dtype", "fp8"),
+        Map.of("kv_cache_dtype", "fp8_e5m2"), Map.of("quantization", "awq"), Map.of("pipeline_parallel_size", "2"),
+        Map.of("enforce_eager", "sometimes"))) {
+      var e = assertThrows(InvalidModelException.class, () -> EngineArgs.resolve(bad, Map.of(), Map.of()), bad.toString());
+      String key = bad.keySet().iterator().next();
+      assertTrue(e.getMessage().contains(key), e.getMessage());
+    }
+  }
+
+  @Test
+  void enforceEagerReachesTheBackendBeforeTheEngineStarts() throws Exception {
+    Path hf = TestModels.hfFolder("llama2-tiny", tmp.resolve("eager/hf"));
+    Path repo = tmp.resolve("eager/repo");
+    List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    BackendProvider cpu = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
+        .filter(p -> p.name().equals("cpu")).findFirst().orElseThrow();
+    BackendProvider recording = new BackendProvider() {
+      @Override public String name() { return "cpu"; }
+      @Override public boolean available() { return true; }
+      @Override public String unavailableReason() { return ""; }
+      @Override public Backend create() {
+        Backend b = cpu.create();
+        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, (proxy, m, a) -> {
+          if (m.getName().equals("enforceEager") || m.getName().equals("runForward")) calls.add(m.getName());
+          try {
+            return m.invoke(b, a);
+          } catch (InvocationTargetException ex) {
+            throw ex.getCause();
+          }
+        });
+      }
+    };
+    for (boolean eager : new boolean[] {false, true}) {
+      calls.clear();
+      String name = eager ? "eager" : "graphs";
+      TestModels.write(repo.resolve(name + "/config.pbtxt"), "backend: \"vllm\"\ninstance_group [ { kind: KIND_CPU } ]\n");
+      TestModels.write(repo.resolve(name + "/1/model.json"), "{\"model\": \"" + hf.toString().replace("\\", "\\\\")
+          + "\", \"num_gpu_blocks_override\": 16, \"enforce_eager\": " + eager + "}");
+      ModelRepository r = ModelRepository.ofDirectory(repo, new ModelRepository.Options("cpu", Map.of()),
+          new EngineLauncher(List.of(recording)));
+      try {
+        r.load(name);
+        if (eager) {
+          assertEquals("enforceEager", calls.get(0), "enforce_eager is applied before any step: " + calls);
+          assertEquals(1, calls.stream().filter("enforceEager"::equals).count());
+        } else {
+          assertFalse(calls.contains("enforceEager"), calls.toString());
+        }
+      } finally {
+        r.close();
+      }
+    }
   }
 
   @Test

@@ -187,6 +187,12 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * vLLM's enforce_eager: run every step eagerly, without CUDA graphs (or this backend's equivalent).
+   * Called before the first step. The default has nothing to turn off.
+   */
+  default void enforceEager() {}
+
+  /**
    * The device's memory now, for sizing the KV pool from gpu_memory_utilization; empty for a backend
    * without device memory of its own (the CPU backend, which works in the heap and mapped files).
    */

@@ -235,6 +235,12 @@ public final class CudaBackend implements Backend {
     biForced = kernel == null ? null : GemmBiShape.of(kernel);
   }
 
+  /** enforce_eager: no CUDA graphs, and decode batches run unpadded. */
+  @Override
+  public void enforceEager() {
+    graphs(false);
+  }
+
   /** Switches CUDA graphs of decode steps (see {@link #runForward}); returns the previous setting. */
   public boolean graphs(boolean on) {
     bind();

@@ -18,8 +18,9 @@ import java.util.Set;
  *   <li>server defaults (CLI) and the built-in defaults of DESIGN.md.
  * </ol>
  *
- * Keys vLLM knows that Quire does not use yet (for example {@code enforce_eager}) are accepted and
- * ignored; a known key with a value of the wrong type is an error naming the key.
+ * Keys vLLM knows that Quire does not use (for example {@code disable_log_requests}) are accepted,
+ * logged and ignored; {@code enforce_eager} turns CUDA graphs off, as in vLLM; a known key with a value
+ * of the wrong type is an error naming the key.
  */
 public record EngineArgs(
     String model,
@@ -36,13 +37,21 @@ public record EngineArgs(
     int maxWaiting,
     Integer defaultMaxTokens,
     boolean priorityPolicy,
-    boolean asyncScheduling) {
+    boolean asyncScheduling,
+    boolean enforceEager) {
 
-  /** Keys read from model.json and parameters; others are ignored. */
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(EngineArgs.class.getName());
+
+  /**
+   * Keys read from model.json and parameters; others are ignored (model.json's are logged). Of vLLM's
+   * keys that change what is computed, those Quire cannot honour are errors when set to anything but
+   * their default: kv_cache_dtype (only auto), quantization, tensor_ and pipeline_parallel_size (only 1).
+   */
   static final Set<String> KNOWN = Set.of(
       "model", "gpu_memory_utilization", "tensor_parallel_size", "max_num_seqs", "max_model_len",
       "max_num_batched_tokens", "block_size", "enable_prefix_caching", "dtype", "num_gpu_blocks_override",
-      "kv_cache_bytes", "max_waiting", "default_max_tokens", "scheduling_policy", "async_scheduling");
+      "kv_cache_bytes", "max_waiting", "default_max_tokens", "scheduling_policy", "async_scheduling",
+      "enforce_eager", "kv_cache_dtype", "quantization", "pipeline_parallel_size");
 
   public static EngineArgs resolve(
       Map<String, Object> modelJson, Map<String, String> parameters, Map<String, String> env)
@@ -52,6 +61,8 @@ public record EngineArgs(
     if (util == null) util = env.get("TRITON_VLLM_GPU_MEMORY_UTILIZATION");
     if (util != null) v.put("gpu_memory_utilization", util);
     v.putAll(modelJson);
+    java.util.List<String> unused = modelJson.keySet().stream().filter(k -> !KNOWN.contains(k)).sorted().toList();
+    if (!unused.isEmpty()) LOG.info("engine arguments Quire does not use, ignored: " + String.join(", ", unused));
     for (var e : parameters.entrySet()) {
       if (KNOWN.contains(e.getKey())) v.put(e.getKey(), e.getValue());
     }
@@ -63,6 +74,20 @@ public record EngineArgs(
     int tp = r.integer("tensor_parallel_size", 1);
     if (tp != 1) {
       throw new InvalidModelException("tensor_parallel_size " + tp + " is not supported yet (only 1)");
+    }
+    int pp = r.integer("pipeline_parallel_size", 1);
+    if (pp != 1) {
+      throw new InvalidModelException("pipeline_parallel_size " + pp + " is not supported (only 1)");
+    }
+    String kvDtype = r.str("kv_cache_dtype", "auto");
+    if (!kvDtype.equals("auto")) {
+      throw new InvalidModelException("kv_cache_dtype '" + kvDtype
+          + "' is not supported: the KV cache has the model's dtype (auto); fp8 KV caches are not implemented");
+    }
+    String quantization = r.str("quantization", "none");
+    if (!quantization.equalsIgnoreCase("none")) {
+      throw new InvalidModelException("quantization '" + quantization
+          + "' is not supported: weights must be float32, float16 or bfloat16");
     }
     int blockSize = r.integer("block_size", 16);
     if (blockSize < 1 || blockSize > 256) {
@@ -99,7 +124,7 @@ public record EngineArgs(
     return new EngineArgs(
         r.str("model", null), gmu, tp, maxNumSeqs, maxModelLen, mnbt, blockSize,
         r.bool("enable_prefix_caching", true), dtype, blocks, kvBytes, maxWaiting, dmt, policy.equals("priority"),
-        r.bool("async_scheduling", true));
+        r.bool("async_scheduling", true), r.bool("enforce_eager", false));
   }
 
   /**

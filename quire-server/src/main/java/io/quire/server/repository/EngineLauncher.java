@@ -42,10 +42,16 @@ public final class EngineLauncher {
   public record Launched(Engine engine, Backend backend) {}
 
   public Launched launch(EngineConfig config, String backendName) {
+    return launch(config, backendName, false);
+  }
+
+  /** {@link #launch}, with vLLM's enforce_eager: the backend runs every step eagerly (no CUDA graphs). */
+  public Launched launch(EngineConfig config, String backendName, boolean enforceEager) {
     BackendProvider p = provider(backendName)
         .orElseThrow(() -> new IllegalStateException("no '" + backendName + "' backend on the class path"));
     Backend backend = p.create();
     try {
+      if (enforceEager) backend.enforceEager();
       return new Launched(Engine.start(config, backend), backend);
     } catch (RuntimeException | Error e) {
       try {

@@ -403,7 +403,7 @@ public final class ModelRepository implements AutoCloseable {
     EngineConfig ec = args.toEngineConfig(modelDir, backend, cfg.getMaxBatchSize());
     EngineLauncher.Launched l;
     try {
-      l = launcher.launch(ec, backend);
+      l = launcher.launch(ec, backend, args.enforceEager());
     } catch (IllegalArgumentException ex) {
       throw new InvalidModelException("invalid engine arguments: " + ex.getMessage());
     }
