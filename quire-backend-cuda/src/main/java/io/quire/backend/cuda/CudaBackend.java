@@ -933,7 +933,7 @@ public final class CudaBackend implements Backend {
             + "); this matmul uses cuBLAS, whose rounding may depend on the batch");
       }
     }
-    if (!batchInvariant && gemv && t == 1 && ws.cols() % 8 == 0 && (xs.ptr() & 15) == 0 && (ws.ptr() & 15) == 0 && o.ptr() != xs.ptr()) {
+    if (gemv && t == 1 && ws.cols() % 8 == 0 && (xs.ptr() & 15) == 0 && (ws.ptr() & 15) == 0 && o.ptr() != xs.ptr()) {
       boolean joins = fuse && pendCount > 0 && pendCount < 3 && pendX.ptr() == xs.ptr() && pendX.cols() == xs.cols()
           && pendOut[0].dtype() == o.dtype() && !pendingWrites(o.ptr());
       if (!joins) flush();

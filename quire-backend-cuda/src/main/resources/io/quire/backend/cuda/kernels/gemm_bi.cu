@@ -11,13 +11,12 @@
 #include "common.cuh"
 #include "mma.cuh"
 
-// Shared memory of one launch shape: STAGES x (BM + BN) rows of BK + 8 bf16 (the 16-byte pad puts the 8
-// rows an ldmatrix reads in distinct banks).
+// One launch shape. Shared memory (dynamic, sized by GemmBiShape.java): STAGES x (BM + BN) rows of
+// BK + 8 bf16; the 16-byte pad puts the 8 rows an ldmatrix reads in distinct banks.
 template <int WARPS_M, int WARPS_N, int MT, int NT, int BK, int STAGES>
 struct BiShape {
   static constexpr int BM = WARPS_M * MT * 16, BN = WARPS_N * NT * 8, LDS = BK + 8;
   static constexpr int THREADS = WARPS_M * WARPS_N * 32;
-  static constexpr int SMEM = STAGES * (BM + BN) * LDS * 2;
 };
 
 template <int WARPS_M, int WARPS_N, int MT, int NT, int BK, int STAGES>
