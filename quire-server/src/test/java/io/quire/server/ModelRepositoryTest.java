@@ -14,10 +14,7 @@ import io.quire.server.repository.ModelConfigs;
 import io.quire.server.repository.ModelRepository;
 import io.quire.server.repository.proto.ModelConfig;
 import io.quire.server.repository.proto.ModelInstanceGroup;
-import io.quire.spi.Backend;
 import io.quire.spi.BackendProvider;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -140,22 +137,9 @@ class ModelRepositoryTest {
     List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
     BackendProvider cpu = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
         .filter(p -> p.name().equals("cpu")).findFirst().orElseThrow();
-    BackendProvider recording = new BackendProvider() {
-      @Override public String name() { return "cpu"; }
-      @Override public boolean available() { return true; }
-      @Override public String unavailableReason() { return ""; }
-      @Override public Backend create() {
-        Backend b = cpu.create();
-        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, (proxy, m, a) -> {
-          if (m.getName().equals("enforceEager") || m.getName().equals("runForward")) calls.add(m.getName());
-          try {
-            return m.invoke(b, a);
-          } catch (InvocationTargetException ex) {
-            throw ex.getCause();
-          }
-        });
-      }
-    };
+    BackendProvider recording = BackendCalls.around(cpu, name -> {
+      if (name.equals("enforceEager") || name.equals("runForward")) calls.add(name);
+    });
     for (boolean eager : new boolean[] {false, true}) {
       calls.clear();
       String name = eager ? "eager" : "graphs";

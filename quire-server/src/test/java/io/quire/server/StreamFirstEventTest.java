@@ -9,13 +9,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quire.server.http.ServerOptions;
 import io.quire.server.repository.EngineLauncher;
 import io.quire.server.repository.ModelRepository;
-import io.quire.spi.Backend;
 import io.quire.spi.BackendProvider;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -182,36 +179,9 @@ class StreamFirstEventTest {
     private int steps;
 
     BackendProvider around(BackendProvider p) {
-      return new BackendProvider() {
-        @Override
-        public String name() {
-          return p.name();
-        }
-
-        @Override
-        public boolean available() {
-          return p.available();
-        }
-
-        @Override
-        public String unavailableReason() {
-          return p.unavailableReason();
-        }
-
-        @Override
-        public Backend create() {
-          Backend b = p.create();
-          return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-              (proxy, m, args) -> {
-                if (m.getName().equals("runForward")) beforeStep();
-                try {
-                  return m.invoke(b, args);
-                } catch (InvocationTargetException ex) {
-                  throw ex.getCause();
-                }
-              });
-        }
-      };
+      return BackendCalls.around(p, name -> {
+        if (name.equals("runForward")) beforeStep();
+      });
     }
 
     private synchronized void beforeStep() {
