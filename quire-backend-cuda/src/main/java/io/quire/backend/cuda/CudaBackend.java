@@ -54,8 +54,7 @@ public final class CudaBackend implements Backend {
   private final Map<Long, Long> allocations = new HashMap<>();
   private long allocatedBytes;
   private long peakAllocatedBytes;
-  private long batchBuffer;
-  private long batchCapacity;
+  private final DeviceBuffer batchBuffer = new DeviceBuffer();
   private long generation;
   private boolean closed;
   private final int smCount;
@@ -79,14 +78,12 @@ public final class CudaBackend implements Backend {
   private final GemmBiShape biMedium = GemmBiShape.of(envString("QUIRE_GEMM_BI_MEDIUM", GemmBiShape.MEDIUM));
   private final GemmBiShape biLarge = GemmBiShape.of(envString("QUIRE_GEMM_BI_LARGE", GemmBiShape.LARGE));
   private GemmBiShape biForced;
-  // (i, i) pairs, i < identityItemsCap: attn_rows_tc's items for a decode-only batch in
+  // (i, i) pairs filling the buffer: attn_rows_tc's items for a decode-only batch in
   // batch-invariant mode (token i is request i's only query token), filled once, so graphs can replay them.
-  private long identityItems;
-  private int identityItemsCap;
+  private final DeviceBuffer identityItems = new DeviceBuffer();
   // The work lists of the tensor-core attention for one (batch, q heads per kv head), uploaded once per
   // step at the first layer's attention: decode token indices, then (request, first token) prefill tiles.
-  private long attnItems;
-  private long attnItemsBytes;
+  private final DeviceBuffer attnItems = new DeviceBuffer();
   private long itemsGeneration = -1;
   private int itemsGroup;
   private int itemsDecode, itemsPrefill;
@@ -116,20 +113,17 @@ public final class CudaBackend implements Backend {
   private CudaTensor pendX;
   private int pendCount;
   private PendingRope pendRope;
-  private long attnWork;
-  private long attnWorkBytes;
+  private final DeviceBuffer attnWork = new DeviceBuffer();
   private MemorySegment pinned;
   private long pinnedBytes;
   private Profiler profiler;
-  private long argmaxIds;
-  private long argmaxBytes;
+  private final DeviceBuffer argmaxIds = new DeviceBuffer();
   // argmaxAsync: two pinned slots and their events; the feed map of prepare with feeds
   private MemorySegment asyncPinned;
   private long asyncSlotBytes;
   private final MemorySegment[] asyncEvents = new MemorySegment[2];
   private long asyncCount;
-  private long feedMap;
-  private long feedMapBytes;
+  private final DeviceBuffer feedMap = new DeviceBuffer();
   private CudaSampler sampler;
 
   private record PendingRope(CudaTensor q, CudaTensor k, CudaRope rope, CudaDeviceBatch batch) {}
@@ -194,10 +188,8 @@ public final class CudaBackend implements Backend {
     // Up front, so that a KV pool sized after a (prefill-shaped) profiling pass already counts them: the
     // cuBLAS workspace, and the floors of the decode attention's split partials and work lists.
     ensureCublasWorkspace();
-    attnWorkBytes = 8L << 20;
-    attnWork = alloc(attnWorkBytes);
-    attnItemsBytes = 64L << 10;
-    attnItems = alloc(attnItemsBytes);
+    attnWork.reserve(8L << 20, 8L << 20);
+    attnItems.reserve(64L << 10, 64L << 10);
     if (batchInvariant) {
       LOG.info("batch-invariant mode (QUIRE_BATCH_INVARIANT): every matmul on gemm_bi, every attention row on "
           + "attn_rows_tc; a request's logits do not depend on its batch, at ~2.4x lower throughput");
@@ -751,15 +743,7 @@ public final class CudaBackend implements Backend {
       total += (lens[i] + 3) & ~3; // 16-byte aligned sections
     }
     bind();
-    if (total * 4 > batchCapacity) {
-      if (batchBuffer != 0) {
-        cu.streamSynchronize(stream);
-        free(batchBuffer);
-      }
-      batchCapacity = Math.max(total * 4, Math.max(1 << 16, batchCapacity * 2));
-      batchBuffer = alloc(batchCapacity);
-      buffersMoved();
-    }
+    if (batchBuffer.reserve(total * 4, Math.max(total * 4, Math.max(1 << 16, batchBuffer.bytes * 2)))) buffersMoved();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(total * 4, 16);
       put(host, offsets[0], b.inputIds());
@@ -775,10 +759,10 @@ public final class CudaBackend implements Backend {
       put(host, offsets[6], b.logitsIndices());
       put(host, offsets[7], tokenRequest);
       if (profiler != null) profiler.before("batch upload");
-      cu.memcpyHtoDAsync(batchBuffer, host, total * 4, stream);
+      cu.memcpyHtoDAsync(batchBuffer.ptr, host, total * 4, stream);
       if (profiler != null) profiler.after();
     }
-    return new CudaDeviceBatch(this, b, ++generation, batchBuffer, offsets, maxBlocks);
+    return new CudaDeviceBatch(this, b, ++generation, batchBuffer.ptr, offsets, maxBlocks);
   }
 
   private static void put(MemorySegment host, int offset, int[] a) {
@@ -1100,7 +1084,7 @@ public final class CudaBackend implements Backend {
         n = t;
       } else {
         uploadAttnItems(b, group);
-        items = attnItems + 4L * itemsDecode;
+        items = attnItems.ptr + 4L * itemsDecode;
         n = itemsPrefill;
       }
       int hgroups = ceilDiv(group, 16);
@@ -1112,11 +1096,11 @@ public final class CudaBackend implements Backend {
     int nDecode = t;
     if (!decodeOnly) {
       uploadAttnItems(b, group);
-      tokens = attnItems;
+      tokens = attnItems.ptr;
       nDecode = itemsDecode;
       if (itemsPrefill > 0) {
         launch3("attn_prefill_tc", "attn_prefill_tc" + hd, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
-            attnItems + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
+            attnItems.ptr + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
             scale);
       }
     }
@@ -1147,41 +1131,27 @@ public final class CudaBackend implements Backend {
    */
   private long splitPartials(long rows, int headDim) {
     long need = rows * headDim * 4 + rows * 2 * 4 + 256;
-    if (need > attnWorkBytes) {
-      if (attnWork != 0) {
-        cu.streamSynchronize(stream);
-        free(attnWork);
-      }
-      attnWorkBytes = Math.max(need, 8L << 20);
-      attnWork = alloc(attnWorkBytes);
-      buffersMoved();
-    }
-    return attnWork;
+    if (attnWork.reserve(need, Math.max(need, 8L << 20))) buffersMoved();
+    return attnWork.ptr;
   }
 
   /** The device list of (i, i) pairs for i < n (grown to a power of two, filled once per size). */
   private long identityItems(int n) {
-    if (n > identityItemsCap) {
-      int cap = Math.max(1024, Integer.highestOneBit(n - 1) << 1);
-      long bytes = 8L * cap;
-      if (identityItems != 0) {
-        cu.streamSynchronize(stream);
-        free(identityItems);
-      }
-      identityItems = alloc(bytes);
+    int cap = Math.max(1024, Integer.highestOneBit(Math.max(1, n - 1)) << 1);
+    long bytes = 8L * cap;
+    if (identityItems.reserve(8L * n, bytes)) {
       try (Arena a = Arena.ofConfined()) {
         MemorySegment host = a.allocate(bytes, 16);
         for (int i = 0; i < cap; i++) {
           host.setAtIndex(JAVA_INT, 2L * i, i);
           host.setAtIndex(JAVA_INT, 2L * i + 1, i);
         }
-        cu.memcpyHtoDAsync(identityItems, host, bytes, stream);
+        cu.memcpyHtoDAsync(identityItems.ptr, host, bytes, stream);
         cu.streamSynchronize(stream);  // the host copy's arena closes here
       }
-      identityItemsCap = cap;
       buffersMoved();
     }
-    return identityItems;
+    return identityItems.ptr;
   }
 
   /** Builds and uploads the tensor-core attention's work lists once per (batch, group). */
@@ -1190,20 +1160,12 @@ public final class CudaBackend implements Backend {
     AttentionPlan plan = AttentionPlan.of(b.meta.queryStartLoc(), group, batchInvariant);
     int nDecode = plan.decodeTokens().length, nPrefill = plan.prefillTiles();
     long bytes = 4L * (nDecode + 2L * nPrefill) + 16;
-    if (bytes > attnItemsBytes) {
-      if (attnItems != 0) {
-        cu.streamSynchronize(stream);
-        free(attnItems);
-      }
-      attnItemsBytes = Math.max(bytes, 64L << 10);
-      attnItems = alloc(attnItemsBytes);
-      buffersMoved();
-    }
+    if (attnItems.reserve(bytes, Math.max(bytes, 64L << 10))) buffersMoved();
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(bytes, 16);
       MemorySegment.copy(plan.decodeTokens(), 0, host, JAVA_INT, 0, nDecode);
       MemorySegment.copy(plan.prefillItems(), 0, host, JAVA_INT, 4L * nDecode, 2 * nPrefill);
-      cu.memcpyHtoDAsync(attnItems, host, bytes, stream);
+      cu.memcpyHtoDAsync(attnItems.ptr, host, bytes, stream);
     }
     itemsGeneration = b.generation;
     itemsGroup = group;
@@ -1364,7 +1326,7 @@ public final class CudaBackend implements Backend {
       pinnedBytes = size;
     }
     if (profiler != null) profiler.before("argmax ids to host");
-    cu.memcpyDtoHAsync(pinned, argmaxIds, bytes, stream);
+    cu.memcpyDtoHAsync(pinned, argmaxIds.ptr, bytes, stream);
     if (profiler != null) profiler.after();
     cu.streamSynchronize(stream);
     if (profiler != null) profiler.collect();
@@ -1379,13 +1341,8 @@ public final class CudaBackend implements Backend {
     flush();
     if (rows == 0) return false;
     long bytes = 4L * rows;
-    if (bytes > argmaxBytes) {
-      cu.streamSynchronize(stream);
-      if (argmaxIds != 0) free(argmaxIds);
-      argmaxBytes = Math.max(bytes, 4096);
-      argmaxIds = alloc(argmaxBytes);
-    }
-    launch3("argmax", "argmax_rows", rows, 1, 1, 1024, c.ptr(), argmaxIds, c.cols());
+    argmaxIds.reserve(bytes, Math.max(bytes, 4096));
+    launch3("argmax", "argmax_rows", rows, 1, 1, 1024, c.ptr(), argmaxIds.ptr, c.cols());
     return true;
   }
 
@@ -1421,9 +1378,9 @@ public final class CudaBackend implements Backend {
     int slot = (int) (asyncCount++ & 1);
     if (asyncEvents[slot] == null) asyncEvents[slot] = cu.eventCreate();
     MemorySegment host = asyncPinned.asSlice(slot * asyncSlotBytes, bytes);
-    cu.memcpyDtoHAsync(host, argmaxIds, bytes, stream);
+    cu.memcpyDtoHAsync(host, argmaxIds.ptr, bytes, stream);
     cu.eventRecord(asyncEvents[slot], stream);
-    return new DeviceIds(rows, argmaxIds, 1, host, asyncEvents[slot], asyncCount, null);
+    return new DeviceIds(rows, argmaxIds.ptr, 1, host, asyncEvents[slot], asyncCount, null);
   }
 
   /**
@@ -1525,21 +1482,16 @@ public final class CudaBackend implements Backend {
     }
     CudaDeviceBatch db = (CudaDeviceBatch) prepare(batch);
     long bytes = 8L * n;
-    if (bytes > feedMapBytes) {
-      cu.streamSynchronize(stream);
-      if (feedMap != 0) free(feedMap);
-      feedMapBytes = Math.max(bytes, 4096);
-      feedMap = alloc(feedMapBytes);
-    }
+    feedMap.reserve(bytes, Math.max(bytes, 4096));
     try (Arena a = Arena.ofConfined()) {
       MemorySegment host = a.allocate(bytes, 16);
       for (int i = 0; i < n; i++) {
         host.setAtIndex(JAVA_INT, 2L * i, feedTokens[i]);
         host.setAtIndex(JAVA_INT, 2L * i + 1, feedRows[i]);
       }
-      cu.memcpyHtoDAsync(feedMap, host, bytes, stream);
+      cu.memcpyHtoDAsync(feedMap.ptr, host, bytes, stream);
     }
-    launch("feed_ids", (n + 255) / 256, 1, 256, db.inputIds, src.ptr, src.stride, feedMap, n);
+    launch("feed_ids", (n + 255) / 256, 1, 256, db.inputIds, src.ptr, src.stride, feedMap.ptr, n);
     return db;
   }
 
@@ -1601,6 +1553,29 @@ public final class CudaBackend implements Backend {
     cu.streamDestroy(stream);
     closed = true;
     cu.primaryCtxRelease(device);
+  }
+
+  /**
+   * A device allocation that grows to the largest size asked of it and never shrinks. Growing waits for
+   * the stream (kernels may still use the old allocation), frees it and allocates anew.
+   */
+  private final class DeviceBuffer {
+    long ptr;
+    long bytes;
+
+    /** Holds at least {@code need} bytes afterwards ({@code grownTo} when it grows); true if it moved. */
+    boolean reserve(long need, long grownTo) {
+      if (need <= bytes) return false;
+      if (ptr != 0) {
+        cu.streamSynchronize(stream);
+        free(ptr);
+        ptr = 0;
+        bytes = 0;
+      }
+      ptr = alloc(grownTo);
+      bytes = grownTo;
+      return true;
+    }
   }
 
   // ---- checks ----
