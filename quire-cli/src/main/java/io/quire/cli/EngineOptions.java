@@ -47,7 +47,14 @@ final class EngineOptions {
   @Option(names = "--enforce-eager", description = "Run every step eagerly: no CUDA graphs (vLLM's enforce_eager).")
   boolean enforceEager;
 
+  @Option(names = "--kv-cache-dtype", defaultValue = "auto",
+      description = "auto (the model's dtype) or fp8 / fp8_e4m3: K and V as e4m3 bytes, half the memory (CUDA, sm_89+). Default: ${DEFAULT-VALUE}.")
+  String kvCacheDtype;
+
   EngineConfig config() {
+    if (!java.util.Set.of("auto", "fp8", "fp8_e4m3").contains(kvCacheDtype)) {
+      throw new IllegalArgumentException("--kv-cache-dtype must be auto, fp8 or fp8_e4m3, got " + kvCacheDtype);
+    }
     if (kvCacheGiB != null && !(kvCacheGiB > 0)) {
       throw new IllegalArgumentException("--kv-cache-space must be > 0 GiB, got " + kvCacheGiB);
     }
@@ -57,7 +64,8 @@ final class EngineOptions {
     EngineConfig d = EngineConfig.cpuDefaults(model);
     Long kvBytes = kvCacheGiB == null ? null : (long) (kvCacheGiB * (1L << 30));
     return new EngineConfig(model, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvBytes,
-        gpuMemoryUtilization, !noPrefixCaching, false, d.maxWaiting(), null, !noAsyncScheduling);
+        gpuMemoryUtilization, !noPrefixCaching, false, d.maxWaiting(), null, !noAsyncScheduling,
+        !kvCacheDtype.equals("auto"));
   }
 
   Backend backend() {

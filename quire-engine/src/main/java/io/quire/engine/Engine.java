@@ -152,7 +152,16 @@ public final class Engine implements AutoCloseable {
     }
     int numBlocks;
     try {
-      DType kvType = backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
+      // kv_cache_dtype: the backend's own type (auto), or fp8 e4m3 where the backend has it.
+      DType kvOverride = null;
+      if (config.fp8KvCache()) {
+        if (!backend.supportsKvCacheDType(DType.FP8_E4M3)) {
+          throw new IllegalArgumentException("kv_cache_dtype fp8 is not supported by the " + backend.name()
+              + " backend (it needs CUDA on compute capability 8.9 or newer); use kv_cache_dtype auto");
+        }
+        kvOverride = DType.FP8_E4M3;
+      }
+      DType kvType = kvOverride != null ? kvOverride : backend.activationDType() == DType.F32 ? DType.F32 : DType.BF16;
       long perBlock = model.kvBytesPerBlock(config.blockSize(), kvType);
       if (config.numKvBlocks() != null) {
         numBlocks = config.numKvBlocks();
@@ -163,7 +172,7 @@ public final class Engine implements AutoCloseable {
         kvCacheSizing = null;
       } else {
         MemoryProfile profile = MemoryProfiler.profile(backend, model, beforeWeights.get(), config.blockSize(), len,
-            DEVICE_SAMPLING && backend.supportsSampling());
+            DEVICE_SAMPLING && backend.supportsSampling(), kvOverride);
         kvCacheSizing = KvCacheSizing.fromUtilization(
             profile, config.gpuMemoryUtilization(), perBlock, config.blockSize(), len);
         LOG.info(kvCacheSizing.summary());
@@ -173,7 +182,7 @@ public final class Engine implements AutoCloseable {
         LOG.info("max_model_len " + len + " capped at the KV pool's capacity of " + (numBlocks * config.blockSize()) + " tokens");
         len = numBlocks * config.blockSize();
       }
-      this.kvCache = model.allocateKvCache(numBlocks, config.blockSize());
+      this.kvCache = model.allocateKvCache(numBlocks, config.blockSize(), kvOverride);
     } catch (RuntimeException | Error e) {
       model.close();
       throw e;

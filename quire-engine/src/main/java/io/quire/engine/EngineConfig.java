@@ -26,6 +26,8 @@ import java.nio.file.Path;
  * @param asyncScheduling async_scheduling: launch step N+1 before step N's sampled ids reach the host,
  *     where the backend keeps them on the device (CUDA); on by default here (vLLM's default is off):
  *     the outputs are the same as step by step
+ * @param fp8KvCache kv_cache_dtype fp8 (fp8_e4m3): K and V stored as e4m3 bytes with scale 1, half
+ *     the memory of bf16; only on backends that support it (CUDA, sm_89+)
  */
 public record EngineConfig(
     Path modelDir,
@@ -40,7 +42,8 @@ public record EngineConfig(
     boolean priorityPolicy,
     int maxWaiting,
     Integer defaultMaxTokens,
-    boolean asyncScheduling) {
+    boolean asyncScheduling,
+    boolean fp8KvCache) {
 
   /** vLLM's default gpu_memory_utilization. */
   public static final double DEFAULT_GPU_MEMORY_UTILIZATION = 0.9;
@@ -57,6 +60,14 @@ public record EngineConfig(
     }
   }
 
+  /** The configuration with the model's own KV cache dtype (kv_cache_dtype auto). */
+  public EngineConfig(Path modelDir, int maxNumSeqs, int maxNumBatchedTokens, Integer maxModelLen, int blockSize,
+      Integer numKvBlocks, Long kvCacheBytes, double gpuMemoryUtilization, boolean enablePrefixCaching,
+      boolean priorityPolicy, int maxWaiting, Integer defaultMaxTokens, boolean asyncScheduling) {
+    this(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes,
+        gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, false);
+  }
+
   /** The defaults of DESIGN.md, with the CPU's max_num_batched_tokens (2048); the KV pool is sized. */
   public static EngineConfig cpuDefaults(Path modelDir) {
     return new EngineConfig(modelDir, 256, 2048, null, 16, null, null, DEFAULT_GPU_MEMORY_UTILIZATION, true, false, 4096,
@@ -64,42 +75,46 @@ public record EngineConfig(
   }
 
   public EngineConfig withMaxModelLen(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, v, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, v, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withNumKvBlocks(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, v, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, v, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withKvCacheBytes(Long v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, v, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, v, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withGpuMemoryUtilization(double v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, v, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, v, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withMaxNumBatchedTokens(int v) {
-    return new EngineConfig(modelDir, maxNumSeqs, v, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, v, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withMaxNumSeqs(int v) {
-    return new EngineConfig(modelDir, v, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, v, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withPrefixCaching(boolean v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, v, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, v, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withMaxWaiting(int v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, v, defaultMaxTokens, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, v, defaultMaxTokens, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withDefaultMaxTokens(Integer v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, v, asyncScheduling);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, v, asyncScheduling, fp8KvCache);
   }
 
   public EngineConfig withAsyncScheduling(boolean v) {
-    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, v);
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, v, fp8KvCache);
+  }
+
+  public EngineConfig withFp8KvCache(boolean v) {
+    return new EngineConfig(modelDir, maxNumSeqs, maxNumBatchedTokens, maxModelLen, blockSize, numKvBlocks, kvCacheBytes, gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling, v);
   }
 }

@@ -4,6 +4,7 @@ import io.quire.engine.sampling.DeviceSampling;
 import io.quire.models.LlamaModel;
 import io.quire.spi.Backend;
 import io.quire.spi.BatchMetadata;
+import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
 import io.quire.spi.DeviceMemory;
 import io.quire.spi.KvCache;
@@ -24,15 +25,18 @@ final class MemoryProfiler {
    * before the model was loaded. The scratch KV the step writes is left out of the peak and freed.
    */
   static MemoryProfile profile(Backend backend, LlamaModel model, DeviceMemory beforeWeights, int blockSize, int maxModelLen) {
-    return profile(backend, model, beforeWeights, blockSize, maxModelLen, false);
+    return profile(backend, model, beforeWeights, blockSize, maxModelLen, false, null);
   }
 
-  /** {@link #profile}, also sampling every row on the device when the engine will ({@code deviceSampling}). */
+  /**
+   * {@link #profile}, also sampling every row on the device when the engine will ({@code deviceSampling}),
+   * over a scratch KV cache of {@code kvDtype} (null: the backend's own), so the step runs the engine's kernels.
+   */
   static MemoryProfile profile(Backend backend, LlamaModel model, DeviceMemory beforeWeights, int blockSize, int maxModelLen,
-      boolean deviceSampling) {
+      boolean deviceSampling, DType kvDtype) {
     BatchMetadata batch = dummyBatch(model.maxTokens(), model.maxLogitRows(), blockSize, maxModelLen);
     long transientBytes;
-    try (KvCache scratch = model.allocateKvCache(blocksOf(batch.maxSeqLen(), blockSize), blockSize)) {
+    try (KvCache scratch = model.allocateKvCache(blocksOf(batch.maxSeqLen(), blockSize), blockSize, kvDtype)) {
       backend.resetPeakMemory();
       try (DeviceBatch db = backend.prepare(batch)) {
         Tensor logits = model.forward(db, scratch);

@@ -147,6 +147,12 @@ public final class LlamaModel implements AutoCloseable {
     return backend.allocateKvCache(config.numLayers(), numBlocks, blockSize, config.numKvHeads(), config.headDim());
   }
 
+  /** A KV cache in {@code kvDtype} (null: the backend's own type; else one the backend supports, e.g. fp8). */
+  public KvCache allocateKvCache(int numBlocks, int blockSize, DType kvDtype) {
+    if (kvDtype == null) return allocateKvCache(numBlocks, blockSize);
+    return backend.allocateKvCache(config.numLayers(), numBlocks, blockSize, config.numKvHeads(), config.headDim(), kvDtype);
+  }
+
   /**
    * Runs one step: writes this step's K/V into {@code cache} and returns the logits [S', vocab] of
    * the batch's logitsIndices rows (a view, valid until the next call).

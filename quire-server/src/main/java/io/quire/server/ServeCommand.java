@@ -80,6 +80,9 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--enforce-eager", description = "with --model: enforce_eager, no CUDA graphs")
   boolean enforceEager;
 
+  @Option(names = "--kv-cache-dtype", description = "with --model: kv_cache_dtype, auto (default) or fp8 (e4m3, CUDA)")
+  String kvCacheDtype;
+
   public ServeCommand() {}
 
   /** Starts the server from the parsed options (for embedding and tests). */
@@ -129,6 +132,7 @@ public final class ServeCommand implements Callable<Integer> {
     if (numGpuBlocksOverride != null) m.put("num_gpu_blocks_override", numGpuBlocksOverride);
     if (gpuMemoryUtilization != null) m.put("gpu_memory_utilization", gpuMemoryUtilization);
     if (enforceEager) m.put("enforce_eager", true);
+    if (kvCacheDtype != null) m.put("kv_cache_dtype", kvCacheDtype);
     return m;
   }
 

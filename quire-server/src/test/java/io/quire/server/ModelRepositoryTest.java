@@ -12,6 +12,7 @@ import io.quire.server.repository.EngineLauncher;
 import io.quire.server.repository.InvalidModelException;
 import io.quire.server.repository.ModelConfigs;
 import io.quire.server.repository.ModelRepository;
+import io.quire.server.repository.ModelState;
 import io.quire.server.repository.proto.ModelConfig;
 import io.quire.server.repository.proto.ModelInstanceGroup;
 import io.quire.spi.BackendProvider;
@@ -121,8 +122,14 @@ class ModelRepositoryTest {
     assertEquals(0.5, sample.gpuMemoryUtilization());
     assertEquals("auto", EngineArgs.resolve(Map.of("kv_cache_dtype", "auto", "quantization", "none",
         "pipeline_parallel_size", "1"), Map.of(), Map.of()).dtype());
-    for (Map<String, Object> bad : List.<Map<String, Object>>of(Map.of("kv_cache_dtype", "fp8"),
-        Map.of("kv_cache_dtype", "fp8_e5m2"), Map.of("quantization", "awq"), Map.of("pipeline_parallel_size", "2"),
+    // kv_cache_dtype fp8 (e4m3) is read and reaches the engine configuration; other fp8 formats are errors.
+    assertFalse(EngineArgs.resolve(Map.of(), Map.of(), Map.of()).toEngineConfig(tmp, "cuda", 0).fp8KvCache());
+    for (String v : List.of("fp8", "fp8_e4m3")) {
+      assertTrue(EngineArgs.resolve(Map.of("kv_cache_dtype", v), Map.of(), Map.of()).toEngineConfig(tmp, "cuda", 0).fp8KvCache());
+      assertTrue(EngineArgs.resolve(Map.of(), Map.of("kv_cache_dtype", v), Map.of()).fp8KvCache());
+    }
+    for (Map<String, Object> bad : List.<Map<String, Object>>of(Map.of("kv_cache_dtype", "fp8_e5m2"),
+        Map.of("kv_cache_dtype", "int8"), Map.of("quantization", "awq"), Map.of("pipeline_parallel_size", "2"),
         Map.of("enforce_eager", "sometimes"))) {
       var e = assertThrows(InvalidModelException.class, () -> EngineArgs.resolve(bad, Map.of(), Map.of()), bad.toString());
       String key = bad.keySet().iterator().next();
@@ -159,6 +166,29 @@ class ModelRepositoryTest {
       } finally {
         r.close();
       }
+    }
+  }
+
+  /** The CPU backend has no fp8 KV cache: the model fails to load with an error naming the key, nothing else breaks. */
+  @Test
+  void fp8KvCacheOnTheCpuIsALoadErrorNamingTheKey() throws Exception {
+    Path hf = TestModels.hfFolder("llama2-tiny", tmp.resolve("fp8/hf"));
+    Path repo = tmp.resolve("fp8/repo");
+    String modelJson = "{\"model\": \"" + hf.toString().replace("\\", "\\\\") + "\", \"num_gpu_blocks_override\": 16";
+    TestModels.write(repo.resolve("fp8/config.pbtxt"), "backend: \"vllm\"\ninstance_group [ { kind: KIND_CPU } ]\n");
+    TestModels.write(repo.resolve("fp8/1/model.json"), modelJson + ", \"kv_cache_dtype\": \"fp8\"}");
+    TestModels.write(repo.resolve("auto/config.pbtxt"), "backend: \"vllm\"\ninstance_group [ { kind: KIND_CPU } ]\n");
+    TestModels.write(repo.resolve("auto/1/model.json"), modelJson + ", \"kv_cache_dtype\": \"auto\"}");
+    ModelRepository r = ModelRepository.ofDirectory(repo, new ModelRepository.Options("cpu", Map.of()), new EngineLauncher());
+    try {
+      r.load("fp8");
+      ModelRepository.IndexEntry s = r.status("fp8");
+      assertEquals(ModelState.UNAVAILABLE, s.state());
+      assertTrue(s.reason().contains("kv_cache_dtype fp8") && s.reason().contains("cpu"), s.reason());
+      r.load("auto");  // the repository still loads the same model with the default cache
+      assertEquals(ModelState.READY, r.status("auto").state());
+    } finally {
+      r.close();
     }
   }
 

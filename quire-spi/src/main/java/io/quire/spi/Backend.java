@@ -27,6 +27,22 @@ public interface Backend extends AutoCloseable {
 
   KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim);
 
+  /**
+   * Whether {@link #allocateKvCache(int, int, int, int, int, DType)} can keep K and V as {@code dtype}
+   * instead of the backend's own type ({@link DType#FP8_E4M3}: vLLM's kv_cache_dtype fp8). None by default.
+   */
+  default boolean supportsKvCacheDType(DType dtype) {
+    return false;
+  }
+
+  /**
+   * A KV cache that stores K and V as {@code dtype}, one {@link #supportsKvCacheDType} accepts; writeKv
+   * rounds into it and pagedAttention reads it back.
+   */
+  default KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, DType dtype) {
+    throw new UnsupportedOperationException(name() + " backend: no " + dtype + " KV cache");
+  }
+
   Rope createRope(float[] invFreq, int headDim, int maxPositions);
 
   DeviceBatch prepare(BatchMetadata batch);

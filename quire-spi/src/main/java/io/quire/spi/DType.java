@@ -5,7 +5,9 @@ public enum DType {
   F32(4),
   BF16(2),
   F16(2),
-  I32(4);
+  I32(4),
+  /** OCP FP8 E4M3 (bias 7, largest finite 448, no infinities): KV caches only (vLLM's kv_cache_dtype fp8). */
+  FP8_E4M3(1);
 
   private final int bytes;
 

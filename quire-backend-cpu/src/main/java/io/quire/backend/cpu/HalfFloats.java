@@ -38,7 +38,7 @@ final class HalfFloats {
       case F32 -> seg.getAtIndex(JAVA_FLOAT_UNALIGNED, index);
       case BF16 -> bf16(seg.getAtIndex(JAVA_SHORT_UNALIGNED, index));
       case F16 -> f16(seg.getAtIndex(JAVA_SHORT_UNALIGNED, index));
-      case I32 -> throw new IllegalArgumentException("I32 is not a float dtype");
+      case I32, FP8_E4M3 -> throw new IllegalArgumentException(dtype + " is not a weight or activation dtype");
     };
   }
 
@@ -95,7 +95,7 @@ final class HalfFloats {
               .intoMemorySegment(dst, (dstIndex + i) * 4, LE);
         }
       }
-      case I32 -> throw new IllegalArgumentException("I32 is not a float dtype");
+      case I32, FP8_E4M3 -> throw new IllegalArgumentException(dtype + " is not a weight or activation dtype");
     }
     for (; i < n; i++) {
       dst.setAtIndex(JAVA_FLOAT_UNALIGNED, dstIndex + i, get(src, dtype, srcIndex + i));

@@ -573,6 +573,21 @@ public final class CudaBackend implements Backend {
     return p;
   }
 
+  /** The K (or V) bytes of one layer of a cache of this backend, copied to the host (for checks). */
+  byte[] kvBytes(KvCache cache, int layer, boolean values) {
+    CudaKvCache c = kv(cache);
+    long n = (long) c.numBlocks() * c.blockSize() * c.numKvHeads() * c.headDim() * c.dtype().bytes();
+    if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("kvBytes: " + n + " bytes is too many for one array");
+    bind();
+    flush();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment host = a.allocate(Math.max(1, n), 16);
+      cu.memcpyDtoHAsync(host, values ? c.values(layer) : c.keys(layer), n, stream);
+      cu.streamSynchronize(stream);
+      return host.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+    }
+  }
+
   void free(long ptr) {
     if (!closed) {
       bind();
@@ -660,6 +675,29 @@ public final class CudaBackend implements Backend {
 
   @Override
   public KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim) {
+    return allocateKvCache(numLayers, numBlocks, blockSize, numKvHeads, headDim, DType.BF16);
+  }
+
+  /** fp8 e4m3 (kv_cache_dtype fp8) needs the e4m3 conversions of compute capability 8.9 (Ada, Hopper) or newer. */
+  @Override
+  public boolean supportsKvCacheDType(DType dtype) {
+    return dtype == DType.BF16 || (dtype == DType.FP8_E4M3 && (ccMajor > 8 || (ccMajor == 8 && ccMinor >= 9)));
+  }
+
+  /**
+   * The KV pool, bf16 or fp8 e4m3. An fp8 pool is read only by the tensor-core attention (attention_tc.cu's
+   * *_fp8 kernels), so it needs head_dim 16, 32, 64 or 128 and that path on.
+   */
+  @Override
+  public KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, DType dtype) {
+    if (!supportsKvCacheDType(dtype)) {
+      throw new IllegalArgumentException("kv cache dtype " + dtype + " is not supported on " + arch()
+          + " (bf16; fp8 e4m3 on compute capability 8.9 or newer)");
+    }
+    if (dtype == DType.FP8_E4M3 && !(tcAttention && (headDim == 16 || headDim == 32 || headDim == 64 || headDim == 128))) {
+      throw new IllegalArgumentException("kv_cache_dtype fp8 needs head_dim 16, 32, 64 or 128 and the tensor-core"
+          + " attention (QUIRE_CUDA_TC_ATTENTION not 0); head_dim is " + headDim);
+    }
     if (numLayers <= 0 || numBlocks <= 0 || blockSize <= 0 || numKvHeads <= 0 || headDim <= 0) {
       throw new IllegalArgumentException("kv cache: layers " + numLayers + ", blocks " + numBlocks + ", block size "
           + blockSize + ", kv heads " + numKvHeads + ", head dim " + headDim + " must all be > 0");
@@ -669,7 +707,7 @@ public final class CudaBackend implements Backend {
     }
     bind();
     flush();
-    long bytes = 2L * numLayers * CudaKvCache.planeBytes(numBlocks, blockSize, numKvHeads, headDim);
+    long bytes = 2L * numLayers * CudaKvCache.planeBytes(numBlocks, blockSize, numKvHeads, headDim, dtype);
     long[] mem = cu.memGetInfo();
     if (bytes > mem[0]) {
       throw new IllegalArgumentException("kv cache of " + numBlocks + " blocks needs " + bytes + " bytes, the device has "
@@ -677,7 +715,7 @@ public final class CudaBackend implements Backend {
     }
     long p = alloc(bytes);
     cu.memsetD8Async(p, (byte) 0, bytes, stream);
-    return new CudaKvCache(this, numLayers, numBlocks, blockSize, numKvHeads, headDim, p);
+    return new CudaKvCache(this, numLayers, numBlocks, blockSize, numKvHeads, headDim, dtype, p);
   }
 
   @Override
@@ -1021,12 +1059,12 @@ public final class CudaBackend implements Backend {
         && vs.ptr() != p.q().ptr() && vs.ptr() != ks.ptr()) {
       pendRope = null;
       CudaRope r = p.rope();
-      launch("rope_write_kv", t, ropeBlocks(p.q().cols() / r.headDim, ks.cols() / r.headDim, r.headDim), 128, p.q().ptr(), ks.ptr(), vs.ptr(), b.positions, r.cos, r.sin, r.invFreq,
+      launch(c.fp8() ? "rope_write_kv_fp8" : "rope_write_kv", t, ropeBlocks(p.q().cols() / r.headDim, ks.cols() / r.headDim, r.headDim), 128, p.q().ptr(), ks.ptr(), vs.ptr(), b.positions, r.cos, r.sin, r.invFreq,
           r.maxPositions, p.q().cols() / r.headDim, ks.cols() / r.headDim, r.headDim, kp, vp, b.slotMapping);
       return;
     }
     flush();
-    launch("write_kv", t, 1, 128, ks.ptr(), vs.ptr(), kp, vp, b.slotMapping, width);
+    launch(c.fp8() ? "write_kv_fp8" : "write_kv", t, 1, 128, ks.ptr(), vs.ptr(), kp, vp, b.slotMapping, width);
   }
 
   @Override
@@ -1053,8 +1091,12 @@ public final class CudaBackend implements Backend {
     flush();
     int group = heads / nkv;
     if (tcAttention && t > 0 && (hd == 16 || hd == 32 || hd == 64 || hd == 128) && group <= 64) {
-      tcAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale);
+      tcAttention(qs, kp, vp, o, b, heads, nkv, hd, c.blockSize(), scale, c.fp8() ? "_fp8" : "");
       return;
+    }
+    if (c.fp8()) {
+      throw new IllegalStateException("kv_cache_dtype fp8: only the tensor-core attention reads an fp8 cache"
+          + " (head_dim 16..128, at most 64 q heads per kv head); this batch would need another path");
     }
     // Batch-invariant mode without the tensor-core path: paged_attention (one block per row, no split).
     if (splitAttention && !batchInvariant && hd % 8 == 0 && t > 0) {
@@ -1071,7 +1113,7 @@ public final class CudaBackend implements Backend {
    * by attn_reduce) and one over the prefill tiles (64 / G tokens of one request's chunk per block).
    */
   private void tcAttention(CudaTensor qs, long kp, long vp, CudaTensor o, CudaDeviceBatch b, int heads, int nkv, int hd,
-      int blockSize, float scale) {
+      int blockSize, float scale, String suffix) {
     int group = heads / nkv;
     BatchMetadata m = b.meta;
     int t = m.numTokens();
@@ -1088,7 +1130,7 @@ public final class CudaBackend implements Backend {
         n = itemsPrefill;
       }
       int hgroups = ceilDiv(group, 16);
-      launch3("attn_rows_tc", "attn_rows_tc" + hd, n, nkv * hgroups, 1, 128, qs.ptr(), kp, vp, o.ptr(), items,
+      launch3("attn_rows_tc", "attn_rows_tc" + hd + suffix, n, nkv * hgroups, 1, 128, qs.ptr(), kp, vp, o.ptr(), items,
           b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, hgroups, scale);
       return;
     }
@@ -1099,7 +1141,7 @@ public final class CudaBackend implements Backend {
       tokens = attnItems.ptr;
       nDecode = itemsDecode;
       if (itemsPrefill > 0) {
-        launch3("attn_prefill_tc", "attn_prefill_tc" + hd, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
+        launch3("attn_prefill_tc", "attn_prefill_tc" + hd + suffix, itemsPrefill, nkv, 1, 128, qs.ptr(), kp, vp, o.ptr(),
             attnItems.ptr + 4L * itemsDecode, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv,
             scale);
       }
@@ -1115,7 +1157,7 @@ public final class CudaBackend implements Backend {
     }
     // Three K/V stages in flight when the batch fills the GPU; two (static shared memory, which left batch-1
     // decode faster) for small, split launches. See attention_tc.cu.
-    String kernel = (splits > 1 ? "attn_decode2_tc" : "attn_decode_tc") + hd;
+    String kernel = (splits > 1 ? "attn_decode2_tc" : "attn_decode_tc") + hd + suffix;
     launch3("attn_decode_tc", kernel, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
         partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
         heads, nkv, hgroups, 0, splits, scale);

@@ -35,15 +35,12 @@ final class Kernels {
       Map.entry("embedding.cu", List.of("embedding")),
       Map.entry("rmsnorm.cu", List.of("rms_norm", "add_rms_norm", "rms_norm_v", "add_rms_norm_v")),
       Map.entry("head_rmsnorm.cu", List.of("head_rms_norm")),
-      Map.entry("rope.cu", List.of("rope", "rope_write_kv")),
+      Map.entry("rope.cu", List.of("rope", "rope_write_kv", "rope_write_kv_fp8")),
       Map.entry("silu_mul.cu", List.of("silu_mul")),
-      Map.entry("write_kv.cu", List.of("write_kv")),
+      Map.entry("write_kv.cu", List.of("write_kv", "write_kv_fp8")),
       Map.entry("paged_attention.cu", List.of("paged_attention")),
       Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
-      Map.entry("attention_tc.cu", List.of("attn_prefill_tc16", "attn_decode_tc16", "attn_decode2_tc16",
-          "attn_rows_tc16", "attn_prefill_tc32", "attn_decode_tc32", "attn_decode2_tc32", "attn_rows_tc32",
-          "attn_prefill_tc64", "attn_decode_tc64", "attn_decode2_tc64", "attn_rows_tc64", "attn_prefill_tc128",
-          "attn_decode_tc128", "attn_decode2_tc128", "attn_rows_tc128")),
+      Map.entry("attention_tc.cu", attentionTc()),
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gemm_bi.cu", GemmBiShape.KERNELS),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
@@ -54,16 +51,31 @@ final class Kernels {
   /**
    * Kernels launched with dynamic shared memory, and how much: the decode attention's (and the
    * batch-invariant attn_rows_tc's) three K/V stages of 32 keys, 3 x 2 x 32 x (head_dim + 8) x 2 bytes
-   * (attention_tc.cu); the
+   * (attention_tc.cu; the fp8 variants' in decodeSmemFp8); the
    * batch-invariant matmul's stages of (tile rows + tile columns) x (K slice + 8) bf16 (gemm_bi.cu).
    */
   private static final Map<String, Integer> DYNAMIC_SMEM = dynamicSmem();
+
+  /** attention_tc.cu's kernels: per head_dim, bf16 and fp8 (suffix _fp8) caches. */
+  private static List<String> attentionTc() {
+    List<String> k = new java.util.ArrayList<>();
+    for (String suffix : new String[] {"", "_fp8"}) {
+      for (int d : new int[] {16, 32, 64, 128}) {
+        for (String n : new String[] {"attn_prefill_tc", "attn_decode_tc", "attn_decode2_tc", "attn_rows_tc"}) {
+          k.add(n + d + suffix);
+        }
+      }
+    }
+    return List.copyOf(k);
+  }
 
   private static Map<String, Integer> dynamicSmem() {
     Map<String, Integer> m = new HashMap<>();
     for (int d : new int[] {16, 32, 64, 128}) {
       m.put("attn_decode_tc" + d, decodeSmem(d));
       m.put("attn_rows_tc" + d, decodeSmem(d));
+      m.put("attn_decode_tc" + d + "_fp8", decodeSmemFp8(d));
+      m.put("attn_rows_tc" + d + "_fp8", decodeSmemFp8(d));
     }
     for (String k : GemmBiShape.KERNELS) m.put(k, GemmBiShape.of(k).smemBytes());
     return Map.copyOf(m);
@@ -71,6 +83,11 @@ final class Kernels {
 
   private static int decodeSmem(int headDim) {
     return 3 * 2 * 32 * (headDim + 8) * 2;
+  }
+
+  /** The fp8 cache's: one f16 K/V tile, 2 x 32 x (head_dim + 8) x 2 bytes, and three e4m3 stages, 3 x 2 x 32 x (head_dim + 16). */
+  static int decodeSmemFp8(int headDim) {
+    return 2 * 32 * (headDim + 8) * 2 + 3 * 2 * 32 * (headDim + 16);
   }
 
   private final Map<String, Integer> smemBytes = new HashMap<>();

@@ -39,13 +39,14 @@ public final class CudaBatchInvariance {
     long t0 = System.nanoTime();
     try (Backend b = cpu ? new CpuBackend() : new CudaBackend()) {
       int[][] alone, again, batched = null;
-      EngineConfig big = EngineConfig.cpuDefaults(dir).withNumKvBlocks(256).withMaxModelLen(1024);
+      boolean fp8 = FixtureChecks.kvDtype() != null;
+      EngineConfig big = EngineConfig.cpuDefaults(dir).withNumKvBlocks(256).withMaxModelLen(1024).withFp8KvCache(fp8);
       try (Engine e = Engine.start(big, b)) {
         alone = drain(e.submit("alone", Prompt.tokens(target), greedyLogprob(maxTokens), 0));
         again = drain(e.submit("again", Prompt.tokens(target), greedyLogprob(maxTokens), 0));
       }
       EngineConfig small = EngineConfig.cpuDefaults(dir).withMaxModelLen(1024).withNumKvBlocks(40)
-          .withMaxNumBatchedTokens(48).withMaxNumSeqs(32).withPrefixCaching(false);
+          .withMaxNumBatchedTokens(48).withMaxNumSeqs(32).withPrefixCaching(false).withFp8KvCache(fp8);
       EngineStats st;
       try (Engine e = Engine.start(small, b)) {
         List<RequestStream> all = new ArrayList<>();

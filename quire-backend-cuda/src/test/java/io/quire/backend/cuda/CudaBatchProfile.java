@@ -63,7 +63,7 @@ public final class CudaBatchProfile {
             dir, (System.nanoTime() - t0) / 1e9, gpu.deviceName(), cfg.numLayers(), cfg.hiddenSize(), cfg.numHeads(),
             cfg.numKvHeads(), cfg.headDim(), gpu.pdl());
         int blocks = maxSeqs * perSeq;
-        try (KvCache cache = model.allocateKvCache(blocks, BS)) {
+        try (KvCache cache = model.allocateKvCache(blocks, BS, FixtureChecks.kvDtype())) {
           int[][] tables = new int[maxSeqs][perSeq];
           for (int s = 0; s < maxSeqs; s++) for (int j = 0; j < perSeq; j++) tables[s][j] = s * perSeq + j;
           for (String c : cases) {

@@ -62,7 +62,7 @@ public final class CudaDecodeBench {
         int total = context + steps + 600;
         int[] table = new int[(total + bs - 1) / bs];
         for (int i = 0; i < table.length; i++) table[i] = i;
-        try (KvCache cache = model.allocateKvCache(table.length, bs)) {
+        try (KvCache cache = model.allocateKvCache(table.length, bs, FixtureChecks.kvDtype())) {
           new CudaDecodeBench(gpu, model, cache, table).run(context, steps, weightBytes);
         }
       }

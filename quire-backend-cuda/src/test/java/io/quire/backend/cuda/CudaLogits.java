@@ -36,7 +36,7 @@ public final class CudaLogits {
       for (int i = 0; i < table.length; i++) table[i] = i;
       float[] logits = new float[model.config().vocabSize()];
       ByteBuffer buf = ByteBuffer.allocate(4 * logits.length).order(ByteOrder.LITTLE_ENDIAN);
-      try (KvCache cache = model.allocateKvCache(table.length, bs)) {
+      try (KvCache cache = model.allocateKvCache(table.length, bs, FixtureChecks.kvDtype())) {
         for (int[] ids : prompts) {
           int n = ids.length;
           int[] pos = new int[n];

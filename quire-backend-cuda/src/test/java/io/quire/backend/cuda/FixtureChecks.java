@@ -32,6 +32,15 @@ import java.util.concurrent.TimeUnit;
  * HF's top-2 gap where they differ), and the whole engine greedy (token agreement per prompt).
  */
 final class FixtureChecks {
+  /**
+   * The KV cache dtype the GPU check and benchmark mains use: system property quire.kvCacheDtype=fp8 (or
+   * env QUIRE_KV_CACHE_DTYPE=fp8) for kv_cache_dtype fp8; otherwise null, the backend's own (bf16).
+   */
+  static io.quire.spi.DType kvDtype() {
+    String v = System.getProperty("quire.kvCacheDtype", System.getenv().getOrDefault("QUIRE_KV_CACHE_DTYPE", "auto"));
+    return v.equals("fp8") || v.equals("fp8_e4m3") ? io.quire.spi.DType.FP8_E4M3 : null;
+  }
+
   static final String[] MODELS = {"llama2-tiny", "llama3-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny"};
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -94,6 +94,15 @@ final class OpChecks {
         }
       }
       c.ropeWriteKv(128, 8, 2);
+      if (gpu.supportsKvCacheDType(DType.FP8_E4M3)) {  // kv_cache_dtype fp8: the CPU reads e4m3-rounded K/V
+        c.attention(8, 2, 128, new int[] {37, 35, 9, 700}, new int[] {1, 20, 9, 1}, true);
+        c.attention(4, 4, 64, new int[] {1, 16, 17, 50}, new int[] {1, 16, 5, 50}, true);
+        c.attention(4, 2, 16, new int[] {5, 33}, new int[] {5, 1}, true);
+        c.attention(32, 32, 128, new int[] {600, 1000}, new int[] {1, 1}, true);  // Llama-2-7B heads, split
+        c.attention(32, 8, 128, many, ones, true);
+        c.attention(32, 8, 128, new int[] {300, 40}, new int[] {300, 1}, true);
+        c.ropeWriteKv(128, 8, 2, true);
+      }
       c.gather();
     } finally {
       c.cpu.close();
@@ -289,7 +298,16 @@ final class OpChecks {
 
   /** rope then writeKv of the same k (fused on CUDA), then attention reading the cache back. */
   void ropeWriteKv(int hd, int qh, int kh) {
-    guard("rope + writeKv hd " + hd, () -> {
+    ropeWriteKv(hd, qh, kh, false);
+  }
+
+  /**
+   * With fp8, the GPU's cache is e4m3: its bytes must be exactly {@link Fp8#encode} of the GPU's rotated
+   * bf16 k (and of v), and the CPU's attention reads the e4m3-rounded rotated k and v.
+   */
+  void ropeWriteKv(int hd, int qh, int kh, boolean fp8) {
+    String label = "rope + writeKv hd " + hd + (fp8 ? " fp8 cache" : "");
+    guard(label, () -> {
       int t = 5, bs = 16;
       int[] pos = {0, 1, 2, 3, 4};
       float[] inv = new float[hd / 2];
@@ -301,22 +319,34 @@ final class OpChecks {
       BatchMetadata m = new BatchMetadata(new int[t], pos, new int[] {0, t}, new int[] {t}, slots, tables, new int[] {t - 1}, bs);
       float[][] qs = new float[2][], ks = new float[2][], os = new float[2][];
       int k = 0;
+      String bad = null;
       for (Backend b : List.of(cpu, gpu)) {
+        boolean gpu8 = fp8 && b == gpu;
         Rope r = b.createRope(inv, hd, 64);
         Tensor qt = tensor(b, q, t, qh * hd), kt = tensor(b, kk, t, kh * hd), vt = tensor(b, vv, t, kh * hd);
         Tensor out = b.allocate(b.activationDType(), t, qh * hd);
-        try (KvCache cache = b.allocateKvCache(1, 5, bs, kh, hd); DeviceBatch db = b.prepare(m)) {
+        try (KvCache cache = gpu8 ? b.allocateKvCache(1, 5, bs, kh, hd, DType.FP8_E4M3) : b.allocateKvCache(1, 5, bs, kh, hd);
+            DeviceBatch db = b.prepare(m)) {
           b.rope(qt, kt, r, db);
-          b.writeKv(kt, vt, cache, 0, db);
+          if (fp8 && b == cpu) {  // the reference reads what an e4m3 cache holds
+            float[] kr = host(b, kt), vr = vv.clone();
+            for (int i = 0; i < kr.length; i++) kr[i] = Fp8.round(Bf16.toFloat(Bf16.fromFloat(kr[i])));
+            for (int i = 0; i < vr.length; i++) vr[i] = Fp8.round(vr[i]);
+            b.writeKv(tensor(b, kr, t, kh * hd), tensor(b, vr, t, kh * hd), cache, 0, db);
+          } else {
+            b.writeKv(kt, vt, cache, 0, db);
+          }
           b.pagedAttention(qt, cache, 0, db, (float) (1 / Math.sqrt(hd)), out);
           qs[k] = host(b, qt);
           ks[k] = host(b, kt);
           os[k++] = host(b, out);
+          if (gpu8) bad = fp8Bytes((CudaBackend) b, cache, 0, slots, ks[1], vv, kh * hd);
         }
       }
-      compare("rope + writeKv hd " + hd + " q", qs[0], qs[1]);
-      compare("rope + writeKv hd " + hd + " k", ks[0], ks[1]);
-      compare("rope + writeKv hd " + hd + " attention over the written cache", os[0], os[1]);
+      compare(label + " q", qs[0], qs[1]);
+      compare(label + " k", ks[0], ks[1]);
+      compare(label + " attention over the written cache", os[0], os[1]);
+      if (fp8) results.add(new Result(label + " e4m3 bytes", bad == null, bad == null ? "all bytes = Fp8.encode" : bad));
     });
   }
 
@@ -389,8 +419,16 @@ final class OpChecks {
    * written first (a full-context step), through scattered physical blocks.
    */
   void attention(int heads, int kvHeads, int hd, int[] ctx, int[] nq) {
+    attention(heads, kvHeads, hd, ctx, nq, false);
+  }
+
+  /**
+   * With fp8 the GPU's cache is e4m3 (kv_cache_dtype fp8) and the CPU reference attends over K/V rounded
+   * to e4m3 on the host ({@link Fp8}); the GPU's cache bytes must equal that rounding exactly.
+   */
+  void attention(int heads, int kvHeads, int hd, int[] ctx, int[] nq, boolean fp8) {
     String name = "pagedAttention heads " + heads + "/" + kvHeads + " hd " + hd + " ctx " + java.util.Arrays.toString(ctx)
-        + " queries " + java.util.Arrays.toString(nq);
+        + " queries " + java.util.Arrays.toString(nq) + (fp8 ? " fp8 cache" : "");
     guard(name, () -> {
       int bs = 16, s = ctx.length;
       int numBlocks = 0;
@@ -440,20 +478,50 @@ final class OpChecks {
       float scale = (float) (1 / Math.sqrt(hd));
       float[][] outs = new float[2][];
       int k = 0;
+      String bad = null;
       for (Backend b : List.of(cpu, gpu)) {
-        try (KvCache cache = b.allocateKvCache(2, numBlocks, bs, kvHeads, hd)) {
+        boolean gpu8 = fp8 && b == gpu;
+        try (KvCache cache = gpu8 ? b.allocateKvCache(2, numBlocks, bs, kvHeads, hd, DType.FP8_E4M3)
+            : b.allocateKvCache(2, numBlocks, bs, kvHeads, hd)) {
+          float[] kw = kAll, vw = vAll;
+          if (fp8 && b == cpu) {
+            kw = kAll.clone();
+            vw = vAll.clone();
+            for (int i = 0; i < kw.length; i++) {
+              kw[i] = Fp8.round(kw[i]);
+              vw[i] = Fp8.round(vw[i]);
+            }
+          }
           try (DeviceBatch db = b.prepare(writeAll)) {
-            b.writeKv(tensor(b, kAll, total, width), tensor(b, vAll, total, width), cache, 1, db);
+            b.writeKv(tensor(b, kw, total, width), tensor(b, vw, total, width), cache, 1, db);
           }
           Tensor out = b.allocate(b.activationDType(), tq, heads * hd);
           try (DeviceBatch db = b.prepare(step)) {
             b.pagedAttention(tensor(b, q, tq, heads * hd), cache, 1, db, scale, out);
           }
           outs[k++] = host(b, out);
+          if (gpu8) bad = fp8Bytes((CudaBackend) b, cache, 1, allSlots, kAll, vAll, width);
         }
       }
       compare(name, outs[0], outs[1]);
+      if (fp8) results.add(new Result(name + " e4m3 bytes", bad == null, bad == null ? "all bytes = Fp8.encode" : bad));
     });
+  }
+
+  /** null when layer's K and V bytes at each token's slot are Fp8.encode of k and v (rows of width); else the first miss. */
+  private static String fp8Bytes(CudaBackend b, KvCache cache, int layer, int[] slots, float[] k, float[] v, int width) {
+    byte[] kb = b.kvBytes(cache, layer, false), vb = b.kvBytes(cache, layer, true);
+    for (int t = 0; t < slots.length; t++) {
+      for (int i = 0; i < width; i++) {
+        long at = (long) slots[t] * width + i;
+        byte wk = Fp8.encode(k[t * width + i]), wv = Fp8.encode(v[t * width + i]);
+        if (kb[(int) at] != wk || vb[(int) at] != wv) {
+          return String.format("token %d element %d: k %02x want %02x (%s), v %02x want %02x (%s)", t, i, kb[(int) at], wk,
+              k[t * width + i], vb[(int) at], wv, v[t * width + i]);
+        }
+      }
+    }
+    return null;
   }
 
   void gather() {

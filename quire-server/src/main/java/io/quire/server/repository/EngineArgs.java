@@ -38,14 +38,16 @@ public record EngineArgs(
     Integer defaultMaxTokens,
     boolean priorityPolicy,
     boolean asyncScheduling,
-    boolean enforceEager) {
+    boolean enforceEager,
+    boolean fp8KvCache) {
 
   private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(EngineArgs.class.getName());
 
   /**
    * Keys read from model.json and parameters; others are ignored (model.json's are logged). Of vLLM's
    * keys that change what is computed, those Quire cannot honour are errors when set to anything but
-   * their default: kv_cache_dtype (only auto), quantization, tensor_ and pipeline_parallel_size (only 1).
+   * their default: kv_cache_dtype (auto, or fp8 / fp8_e4m3 where the backend has it), quantization,
+   * tensor_ and pipeline_parallel_size (only 1).
    */
   static final Set<String> KNOWN = Set.of(
       "model", "gpu_memory_utilization", "tensor_parallel_size", "max_num_seqs", "max_model_len",
@@ -80,9 +82,9 @@ public record EngineArgs(
       throw new InvalidModelException("pipeline_parallel_size " + pp + " is not supported (only 1)");
     }
     String kvDtype = r.str("kv_cache_dtype", "auto");
-    if (!kvDtype.equals("auto")) {
+    if (!Set.of("auto", "fp8", "fp8_e4m3").contains(kvDtype)) {
       throw new InvalidModelException("kv_cache_dtype '" + kvDtype
-          + "' is not supported: the KV cache has the model's dtype (auto); fp8 KV caches are not implemented");
+          + "' is not supported: auto (the model's dtype) or fp8 / fp8_e4m3 (e4m3, CUDA only)");
     }
     String quantization = r.str("quantization", "none");
     if (!quantization.equalsIgnoreCase("none")) {
@@ -124,7 +126,7 @@ public record EngineArgs(
     return new EngineArgs(
         r.str("model", null), gmu, tp, maxNumSeqs, maxModelLen, mnbt, blockSize,
         r.bool("enable_prefix_caching", true), dtype, blocks, kvBytes, maxWaiting, dmt, policy.equals("priority"),
-        r.bool("async_scheduling", true), r.bool("enforce_eager", false));
+        r.bool("async_scheduling", true), r.bool("enforce_eager", false), !kvDtype.equals("auto"));
   }
 
   /**
@@ -135,7 +137,8 @@ public record EngineArgs(
     int seqs = maxBatchSize > 0 ? Math.min(maxNumSeqs, maxBatchSize) : maxNumSeqs;
     int batched = maxNumBatchedTokens != null ? maxNumBatchedTokens : backend.equals("cuda") ? 8192 : 2048;
     return new EngineConfig(modelDir, seqs, batched, maxModelLen, blockSize, numGpuBlocksOverride, kvCacheBytes,
-        gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling);
+        gpuMemoryUtilization, enablePrefixCaching, priorityPolicy, maxWaiting, defaultMaxTokens, asyncScheduling,
+        fp8KvCache);
   }
 
   private record Reader(Map<String, Object> v) {

@@ -18,6 +18,12 @@
 //     (attention_split.cu), rows indexed by the launch's decode item (blockIdx.x).
 // A row of token t sees keys 0 .. ctx-1, ctx = seq_lens[r] - (query_start[r + 1] - 1 - t).
 // Requires head_dim D in {16, 32, 64, 128}.
+//
+// fp8 KV cache (kernels *_fp8, kv_cache_dtype fp8, sm_89+): the tiles stream in as e4m3 bytes (half the
+// bytes of bf16) into their own stages and are widened to f16 in shared memory (exactly: e4m3 is a subset
+// of f16) before use, so the products run on f16 mma with q rounded to f16 (saturating) and P as one f16
+// term (its rounding, 2^-12 of |v|, is far below the e4m3 rounding of v itself). A decode warp widens only
+// its own 8 keys of a tile (no barrier); prefill blocks widen the whole tile.
 #include "common.cuh"
 #include "mma.cuh"
 
@@ -36,18 +42,49 @@ __device__ __forceinline__ void split2(float x0, float x1, unsigned& hi, unsigne
   lo = (unsigned)f2bf(x0 - bf2f(h0)) | ((unsigned)f2bf(x1 - bf2f(h1)) << 16);
 }
 
-template <int D, int STAGES>
+template <int D, int STAGES, bool F8>
 struct Smem {
   static constexpr int LD = D + 8;  // padded row: 8 consecutive keys fall in different banks
   bf16 k[STAGES][BN][LD];
   bf16 v[STAGES][BN][LD];
 };
 
+// fp8 cache: the e4m3 stages (rows padded to keep 16-byte chunks aligned) and one f16 tile widened from
+// the stage in use.
+template <int D, int STAGES>
+struct Smem<D, STAGES, true> {
+  static constexpr int LD = D + 8;
+  static constexpr int L8 = D + 16;
+  bf16 k[1][BN][LD];
+  bf16 v[1][BN][LD];
+  fp8 k8[STAGES][BN][L8];
+  fp8 v8[STAGES][BN][L8];
+};
+
+template <bool F8> struct KvType { typedef bf16 T; };
+template <> struct KvType<true> { typedef fp8 T; };
+
+// An f16 pair from two floats, x0 in the low half.
+__device__ __forceinline__ unsigned f2h2(float x0, float x1) {
+  unsigned r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(x1), "f"(x0));
+  return r;
+}
+
+// A bf16 pair as an f16 pair, saturating at +-65504 (queries that large do not occur in practice).
+__device__ __forceinline__ unsigned bf2h2(unsigned w) {
+  unsigned r;
+  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;"
+      : "=r"(r)
+      : "f"(__uint_as_float(w & 0xffff0000u)), "f"(__uint_as_float(w << 16)));
+  return r;
+}
+
 // One block's work: request r, query tokens [tok0, tok0 + ntok), q heads [h0, h0 + nh) of kv head kvh,
 // keys [kbeg, kend). Writes out (num_splits == 1) or the partials of split `split`.
-template <int D, int WM, int STAGES>
+template <int D, int WM, int STAGES, bool F8>
 __device__ __forceinline__ void attn_block(
-    unsigned char* smem_raw, const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,
+    unsigned char* smem_raw, const bf16* __restrict__ q, const void* __restrict__ k_cache, const void* __restrict__ v_cache,
     bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml, int r, int tok0, int ntok,
     int h0, int nh, int kvh, int kbeg, int kend_split, const int* __restrict__ query_start,
     const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,
@@ -57,8 +94,10 @@ __device__ __forceinline__ void attn_block(
   constexpr int NT = KW / 8;           // score n-tiles per warp
   constexpr int KS = D / 16;           // k-steps over the head dimension
   constexpr int DT = D / 8;            // output n-tiles
-  constexpr int CH = D / 8;            // 16-byte chunks per key row
-  Smem<D, STAGES>& sm = *reinterpret_cast<Smem<D, STAGES>*>(smem_raw);
+  typedef typename KvType<F8>::T KV;   // cached element
+  constexpr int ESZ = sizeof(KV);
+  constexpr int CH = D * ESZ / 16;     // 16-byte chunks per key row
+  Smem<D, STAGES, F8>& sm = *reinterpret_cast<Smem<D, STAGES, F8>*>(smem_raw);
   __shared__ float s_m[4][16], s_l[4][16];
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -87,7 +126,7 @@ __device__ __forceinline__ void attn_block(
   // which made up much of this loop (the decode launch of a large batch is bound by instruction issue).
   constexpr int KPI = NTHREADS / CH;   // keys per pass of the 128 threads
   const int ch = tid % CH, key0 = tid / CH;
-  const size_t col = (size_t)kvh * D + ch * 8;
+  const size_t col = (size_t)kvh * D + ch * (16 / ESZ);
   const int bs_shift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
   auto load_tile = [&](int tile, int buf, int part) {
     const int p0 = kbeg + tile * BN;
@@ -103,8 +142,15 @@ __device__ __forceinline__ void attn_block(
             : (size_t)table[pos / block_size] * block_size + pos % block_size;
         off = slot * row_stride + col;
       }
-      cp_async16(&sm.k[buf][key][ch * 8], k_cache + off, ok);
-      cp_async16(&sm.v[buf][key][ch * 8], v_cache + off, ok);
+      const KV* ksrc = static_cast<const KV*>(k_cache) + off;
+      const KV* vsrc = static_cast<const KV*>(v_cache) + off;
+      if constexpr (F8) {
+        cp_async16(&sm.k8[buf][key][ch * 16], ksrc, ok);
+        cp_async16(&sm.v8[buf][key][ch * 16], vsrc, ok);
+      } else {
+        cp_async16(&sm.k[buf][key][ch * 8], ksrc, ok);
+        cp_async16(&sm.v[buf][key][ch * 8], vsrc, ok);
+      }
     }
   };
   if constexpr (PRE) {
@@ -124,6 +170,10 @@ __device__ __forceinline__ void attn_block(
       for (int ks = 0; ks < KS; ks++) {
         qa[ks][half] = qrow ? *reinterpret_cast<const unsigned*>(qrow + ks * 16 + c0) : 0u;
         qa[ks][half + 2] = qrow ? *reinterpret_cast<const unsigned*>(qrow + ks * 16 + 8 + c0) : 0u;
+        if constexpr (F8) {
+          qa[ks][half] = bf2h2(qa[ks][half]);
+          qa[ks][half + 2] = bf2h2(qa[ks][half + 2]);
+        }
       }
     }
   }
@@ -147,6 +197,30 @@ __device__ __forceinline__ void attn_block(
     cp_async_commit();
     cp_async_wait<STAGES - 1>();
     __syncthreads();
+    if constexpr (F8) {  // widen the e4m3 stage to the f16 tile: a decode warp its own keys, else the block all
+      constexpr int C8 = D / 16, NK = WM == 1 ? KW : BN, TN = WM == 1 ? 32 : NTHREADS;
+      const int kfirst = WM == 1 ? wk * KW : 0;
+#pragma unroll
+      for (int i = WM == 1 ? lane : tid; i < 2 * NK * C8; i += TN) {
+        const bool isv = i >= NK * C8;
+        const int j = isv ? i - NK * C8 : i, key = kfirst + j / C8, c = j % C8;
+        const uint4 x = *reinterpret_cast<const uint4*>(isv ? &sm.v8[buf][key][c * 16] : &sm.k8[buf][key][c * 16]);
+        uint4 y0, y1;
+        y0.x = e4m3x2_to_f16x2(x.x & 0xffffu);
+        y0.y = e4m3x2_to_f16x2(x.x >> 16);
+        y0.z = e4m3x2_to_f16x2(x.y & 0xffffu);
+        y0.w = e4m3x2_to_f16x2(x.y >> 16);
+        y1.x = e4m3x2_to_f16x2(x.z & 0xffffu);
+        y1.y = e4m3x2_to_f16x2(x.z >> 16);
+        y1.z = e4m3x2_to_f16x2(x.w & 0xffffu);
+        y1.w = e4m3x2_to_f16x2(x.w >> 16);
+        bf16* dst = isv ? &sm.v[0][key][c * 16] : &sm.k[0][key][c * 16];
+        *reinterpret_cast<uint4*>(dst) = y0;
+        *reinterpret_cast<uint4*>(dst + 8) = y1;
+      }
+      if constexpr (WM == 1) __syncwarp(); else __syncthreads();
+    }
+    const int cb = F8 ? 0 : buf;  // the tile the products read
     // A prefill warp whose 16 rows are all past the tile's rows (a short tile: in batch-invariant mode a
     // decode token is a tile of G rows) only helps load.
     if (WM > 1 && wm * 16 >= rows) {
@@ -161,12 +235,12 @@ __device__ __forceinline__ void attn_block(
 #pragma unroll
     for (int nt = 0; nt < NT; nt++) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-      const bf16* krow = &sm.k[buf][key0 + nt * 8 + (lane >> 2)][(lane & 3) * 2];
+      const bf16* krow = &sm.k[cb][key0 + nt * 8 + (lane >> 2)][(lane & 3) * 2];
 #pragma unroll
       for (int ks = 0; ks < KS; ks++) {
         unsigned b0 = *reinterpret_cast<const unsigned*>(krow + ks * 16);
         unsigned b1 = *reinterpret_cast<const unsigned*>(krow + ks * 16 + 8);
-        mma16816(s[nt], qa[ks], b0, b1);
+        mma16816x<F8>(s[nt], qa[ks], b0, b1);
       }
     }
     // Mask, scale, running max.
@@ -222,35 +296,47 @@ __device__ __forceinline__ void attn_block(
 #pragma unroll
       for (int kk = 0; kk < NT / 2; kk++) {
         unsigned ph[4], pl[4];
-        split2(s[2 * kk][0], s[2 * kk][1], ph[0], pl[0]);
-        split2(s[2 * kk][2], s[2 * kk][3], ph[1], pl[1]);
-        split2(s[2 * kk + 1][0], s[2 * kk + 1][1], ph[2], pl[2]);
-        split2(s[2 * kk + 1][2], s[2 * kk + 1][3], ph[3], pl[3]);
+        if constexpr (F8) {
+          ph[0] = f2h2(s[2 * kk][0], s[2 * kk][1]);
+          ph[1] = f2h2(s[2 * kk][2], s[2 * kk][3]);
+          ph[2] = f2h2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+          ph[3] = f2h2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+        } else {
+          split2(s[2 * kk][0], s[2 * kk][1], ph[0], pl[0]);
+          split2(s[2 * kk][2], s[2 * kk][3], ph[1], pl[1]);
+          split2(s[2 * kk + 1][0], s[2 * kk + 1][1], ph[2], pl[2]);
+          split2(s[2 * kk + 1][2], s[2 * kk + 1][3], ph[3], pl[3]);
+        }
         // ldmatrix.trans: lane supplies row key0 + 16kk + (lane & 7) + 8 * ((lane >> 3) & 1), dims + 8 * (lane >> 4)
-        const bf16* vrow = &sm.v[buf][key0 + kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][(lane >> 4) * 8];
+        const bf16* vrow = &sm.v[cb][key0 + kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8][(lane >> 4) * 8];
 #pragma unroll
         for (int dp = 0; dp < DT / 2; dp++) {
           unsigned b[4];
           ldsm_x4_t(b, vrow + dp * 16);
-          mma16816(o[2 * dp], ph, b[0], b[1]);
-          mma16816(o[2 * dp], pl, b[0], b[1]);
-          mma16816(o[2 * dp + 1], ph, b[2], b[3]);
-          mma16816(o[2 * dp + 1], pl, b[2], b[3]);
+          mma16816x<F8>(o[2 * dp], ph, b[0], b[1]);
+          if constexpr (!F8) mma16816(o[2 * dp], pl, b[0], b[1]);
+          mma16816x<F8>(o[2 * dp + 1], ph, b[2], b[3]);
+          if constexpr (!F8) mma16816(o[2 * dp + 1], pl, b[2], b[3]);
         }
       }
     } else {
-      unsigned a0h, a0l, a1h, a1l;
-      split2(s[0][0], s[0][1], a0h, a0l);
-      split2(s[0][2], s[0][3], a1h, a1l);
-      const bf16* vrow = &sm.v[buf][key0 + (lane & 7)][((lane >> 3) & 1) * 8];
+      unsigned a0h, a0l = 0, a1h, a1l = 0;
+      if constexpr (F8) {
+        a0h = f2h2(s[0][0], s[0][1]);
+        a1h = f2h2(s[0][2], s[0][3]);
+      } else {
+        split2(s[0][0], s[0][1], a0h, a0l);
+        split2(s[0][2], s[0][3], a1h, a1l);
+      }
+      const bf16* vrow = &sm.v[cb][key0 + (lane & 7)][((lane >> 3) & 1) * 8];
 #pragma unroll
       for (int dp = 0; dp < DT / 2; dp++) {
         unsigned b[2];
         ldsm_x2_t(b, vrow + dp * 16);
-        mma1688(o[2 * dp], a0h, a1h, b[0]);
-        mma1688(o[2 * dp], a0l, a1l, b[0]);
-        mma1688(o[2 * dp + 1], a0h, a1h, b[1]);
-        mma1688(o[2 * dp + 1], a0l, a1l, b[1]);
+        mma1688x<F8>(o[2 * dp], a0h, a1h, b[0]);
+        if constexpr (!F8) mma1688(o[2 * dp], a0l, a1l, b[0]);
+        mma1688x<F8>(o[2 * dp + 1], a0h, a1h, b[1]);
+        if constexpr (!F8) mma1688(o[2 * dp + 1], a0l, a1l, b[1]);
       }
     }
     __syncthreads();  // the next iteration's loads overwrite this buffer
@@ -266,7 +352,7 @@ __device__ __forceinline__ void attn_block(
   // and the loop ended on a barrier). so[wk][row][d], rows of this warp at wm * 16.
   float* so = reinterpret_cast<float*>(smem_raw);
   constexpr int OROWS = WM * 16;
-  static_assert(sizeof(Smem<D, STAGES>) >= (size_t)WK * OROWS * D * sizeof(float), "epilogue does not fit");
+  static_assert(sizeof(Smem<D, STAGES, F8>) >= (size_t)WK * OROWS * D * sizeof(float), "epilogue does not fit");
   {
     const int la = lane >> 2, c0 = (lane & 3) * 2;
     float* base = so + ((size_t)wk * OROWS + wm * 16) * D;
@@ -319,9 +405,9 @@ __device__ __forceinline__ void attn_block(
 
 // Prefill tiles. items[2i] = request, items[2i + 1] = its first query token in the tile (a batch token
 // index); the tile runs to min(tok0 + 64 / G, the request's end). Grid (items, num_kv_heads), 128 threads.
-template <int D>
+template <int D, bool F8>
 __device__ __forceinline__ void attn_prefill_body(
-    const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, const int* items, const int* query_start,
+    const bf16* q, const void* k_cache, const void* v_cache, bf16* out, const int* items, const int* query_start,
     const int* seq_lens, const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads,
     float scale) {
   PDL_ENTER();
@@ -329,8 +415,8 @@ __device__ __forceinline__ void attn_prefill_body(
   const int G = num_heads / num_kv_heads;
   const int kvh = blockIdx.y;
   const int ntok = min(64 / G, query_start[r + 1] - tok0);
-  __shared__ __align__(16) unsigned char smem[sizeof(Smem<D, 2>)];
-  attn_block<D, 4, 2>(smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, kvh * G, G, kvh, 0, 1 << 30, query_start,
+  __shared__ __align__(16) unsigned char smem[sizeof(Smem<D, 2, F8>)];
+  attn_block<D, 4, 2, F8>(smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, kvh * G, G, kvh, 0, 1 << 30, query_start,
                    seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0, scale);
 }
 
@@ -339,9 +425,9 @@ __device__ __forceinline__ void attn_prefill_body(
 // row's order of summation is the same whichever tokens share its block. items[2i] = request,
 // items[2i + 1] = its first token in the tile of min(max(1, 16 / G), rest of the request) tokens. Grid
 // (items, num_kv_heads * hgroups), 128 threads, three K/V stages (dynamic shared memory).
-template <int D>
+template <int D, bool F8>
 __device__ __forceinline__ void attn_rows_body(
-    const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, const int* items, const int* query_start,
+    const bf16* q, const void* k_cache, const void* v_cache, bf16* out, const int* items, const int* query_start,
     const int* seq_lens, const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads,
     int hgroups, float scale) {
   PDL_ENTER();
@@ -351,7 +437,7 @@ __device__ __forceinline__ void attn_rows_body(
   const int h0 = kvh * G + hg * 16, nh = min(16, G - hg * 16);
   const int ntok = min(max(1, 16 / G), query_start[r + 1] - tok0);
   extern __shared__ __align__(16) unsigned char dyn_smem[];
-  attn_block<D, 1, 3>(dyn_smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, h0, nh, kvh, 0, 1 << 30,
+  attn_block<D, 1, 3, F8>(dyn_smem, q, k_cache, v_cache, out, nullptr, nullptr, r, tok0, ntok, h0, nh, kvh, 0, 1 << 30,
                       query_start, seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, 0, 1, 0,
                       scale);
 }
@@ -363,9 +449,9 @@ __device__ __forceinline__ void attn_rows_body(
 // With num_splits > 1, attn_reduce (attention_split.cu) merges the partials. (Merging them in the last
 // block to finish, through an arrival counter, was tried: at batch 1 on an H200 it took 24.5 us per layer
 // against 12.1 + 8.2 for this kernel and attn_reduce, the merge's dependent loads landing on the tail.)
-template <int D, int STAGES>
+template <int D, int STAGES, bool F8>
 __device__ __forceinline__ void attn_decode_body(
-    const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out, float* part_o, float* part_ml,
+    const bf16* q, const void* k_cache, const void* v_cache, bf16* out, float* part_o, float* part_ml,
     const int* tokens, const int* token_req, const int* query_start, const int* seq_lens,
     const int* block_tables, int max_blocks, int block_size, int num_heads, int num_kv_heads, int hgroups,
     int chunk, int num_splits, float scale) {
@@ -390,51 +476,56 @@ __device__ __forceinline__ void attn_decode_body(
   if constexpr (STAGES != 2) pdl_wait();  // two-stage blocks wait inside attn_block (PRE)
   unsigned char* smem;
   if constexpr (STAGES == 2) {
-    __shared__ __align__(16) unsigned char static_smem[sizeof(Smem<D, 2>)];
+    __shared__ __align__(16) unsigned char static_smem[sizeof(Smem<D, 2, F8>)];
     smem = static_smem;
   } else {
     extern __shared__ __align__(16) unsigned char dyn_smem[];
     smem = dyn_smem;
   }
-  attn_block<D, 1, STAGES>(smem, q, k_cache, v_cache, out, part_o, part_ml, r, t, 1, h0, nh, kvh, kbeg, kbeg + chunk, query_start,
+  attn_block<D, 1, STAGES, F8>(smem, q, k_cache, v_cache, out, part_o, part_ml, r, t, 1, h0, nh, kvh, kbeg, kbeg + chunk, query_start,
                    seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, split, num_splits, blockIdx.x,
                    scale);
 }
 
-#define ATTN_DECODE(NAME, D, STAGES)                                                                               \
+#define ATTN_DECODE(NAME, D, STAGES, F8)                                                                           \
   extern "C" __global__ void __launch_bounds__(NTHREADS, 4) NAME(                                                  \
-      const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,              \
+      const bf16* __restrict__ q, const void* __restrict__ k_cache, const void* __restrict__ v_cache,              \
       bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml,                             \
       const int* __restrict__ tokens, const int* __restrict__ token_req, const int* __restrict__ query_start,      \
       const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \
       int num_heads, int num_kv_heads, int hgroups, int chunk, int num_splits, float scale) {                      \
-    attn_decode_body<D, STAGES>(q, k_cache, v_cache, out, part_o, part_ml, tokens, token_req, query_start,        \
-                                seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads, hgroups,  \
-                                chunk, num_splits, scale);                                                         \
+    attn_decode_body<D, STAGES, F8>(q, k_cache, v_cache, out, part_o, part_ml, tokens, token_req, query_start,    \
+                                    seq_lens, block_tables, max_blocks, block_size, num_heads, num_kv_heads,       \
+                                    hgroups, chunk, num_splits, scale);                                            \
   }
 
-// attn_decode_tc<D>: 3 stages (dynamic shared memory); attn_decode2_tc<D>: 2 stages (static).
-#define ATTN_TC(D)                                                                                                 \
-  extern "C" __global__ void __launch_bounds__(NTHREADS) attn_prefill_tc##D(                                       \
-      const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,              \
+// attn_decode_tc<D>: 3 stages (dynamic shared memory); attn_decode2_tc<D>: 2 stages (static). SUF _fp8:
+// the e4m3 cache.
+#define ATTN_TC(D, F8, SUF)                                                                                        \
+  extern "C" __global__ void __launch_bounds__(NTHREADS) attn_prefill_tc##D##SUF(                                  \
+      const bf16* __restrict__ q, const void* __restrict__ k_cache, const void* __restrict__ v_cache,              \
       bf16* __restrict__ out, const int* __restrict__ items, const int* __restrict__ query_start,                  \
       const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \
       int num_heads, int num_kv_heads, float scale) {                                                              \
-    attn_prefill_body<D>(q, k_cache, v_cache, out, items, query_start, seq_lens, block_tables, max_blocks,         \
-                         block_size, num_heads, num_kv_heads, scale);                                              \
+    attn_prefill_body<D, F8>(q, k_cache, v_cache, out, items, query_start, seq_lens, block_tables, max_blocks,     \
+                             block_size, num_heads, num_kv_heads, scale);                                          \
   }                                                                                                                \
-  ATTN_DECODE(attn_decode_tc##D, D, 3)                                                                             \
-  ATTN_DECODE(attn_decode2_tc##D, D, 2)                                                                            \
-  extern "C" __global__ void __launch_bounds__(NTHREADS, 4) attn_rows_tc##D(                                       \
-      const bf16* __restrict__ q, const bf16* __restrict__ k_cache, const bf16* __restrict__ v_cache,              \
+  ATTN_DECODE(attn_decode_tc##D##SUF, D, 3, F8)                                                                    \
+  ATTN_DECODE(attn_decode2_tc##D##SUF, D, 2, F8)                                                                   \
+  extern "C" __global__ void __launch_bounds__(NTHREADS, 4) attn_rows_tc##D##SUF(                                  \
+      const bf16* __restrict__ q, const void* __restrict__ k_cache, const void* __restrict__ v_cache,              \
       bf16* __restrict__ out, const int* __restrict__ items, const int* __restrict__ query_start,                  \
       const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \
       int num_heads, int num_kv_heads, int hgroups, float scale) {                                                 \
-    attn_rows_body<D>(q, k_cache, v_cache, out, items, query_start, seq_lens, block_tables, max_blocks,            \
-                      block_size, num_heads, num_kv_heads, hgroups, scale);                                        \
+    attn_rows_body<D, F8>(q, k_cache, v_cache, out, items, query_start, seq_lens, block_tables, max_blocks,        \
+                          block_size, num_heads, num_kv_heads, hgroups, scale);                                    \
   }
 
-ATTN_TC(16)
-ATTN_TC(32)
-ATTN_TC(64)
-ATTN_TC(128)
+ATTN_TC(16, false, )
+ATTN_TC(32, false, )
+ATTN_TC(64, false, )
+ATTN_TC(128, false, )
+ATTN_TC(16, true, _fp8)
+ATTN_TC(32, true, _fp8)
+ATTN_TC(64, true, _fp8)
+ATTN_TC(128, true, _fp8)

@@ -35,6 +35,40 @@ __device__ __forceinline__ bf16 f2bf(float f) {
   return (bf16)(u >> 16);
 }
 
+// The fp8 KV cache (kv_cache_dtype fp8): OCP FP8 E4M3 bytes (bias 7, largest finite 448, no
+// infinities), scale 1, as vLLM stores K and V without calibrated scales. Conversions need sm_89+.
+typedef unsigned char fp8;
+
+// Two e4m3 values (the low byte first) widened exactly to an f16 pair (the low half first).
+__device__ __forceinline__ unsigned e4m3x2_to_f16x2(unsigned v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  unsigned r;
+  asm("{ .reg .b16 t; cvt.u16.u32 t, %1; cvt.rn.f16x2.e4m3x2 %0, t; }" : "=r"(r) : "r"(v));
+  return r;
+#else
+  __trap();
+  return 0;
+#endif
+}
+
+// x0 into the low byte, x1 into the high byte: round to nearest even, saturating to +-448 (NaN stays NaN).
+__device__ __forceinline__ unsigned short f32x2_to_e4m3x2(float x0, float x1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  unsigned short r;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(x1), "f"(x0));
+  return r;
+#else
+  __trap();
+  return 0;
+#endif
+}
+
+__device__ __forceinline__ fp8 f2e4m3(float x) { return (fp8)(f32x2_to_e4m3x2(x, 0.f) & 0xffu); }
+
+// Stores a bf16 value into a KV cache of element type C: bf16 as is, fp8 rounded to e4m3.
+__device__ __forceinline__ void store_kv(bf16* p, size_t i, bf16 v) { p[i] = v; }
+__device__ __forceinline__ void store_kv(fp8* p, size_t i, bf16 v) { p[i] = f2e4m3(bf2f(v)); }
+
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
 __device__ __forceinline__ float warp_sum(float v) {

@@ -1,5 +1,5 @@
 // Tensor-core building blocks shared by attention_tc.cu and gemm_bi.cu (sm_80+): shared-memory
-// addresses, cp.async copies, ldmatrix loads and mma.sync bf16 -> fp32 products.
+// addresses, cp.async copies, ldmatrix loads and mma.sync bf16 (and f16) -> fp32 products.
 #pragma once
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
@@ -31,6 +31,32 @@ __device__ __forceinline__ void mma1688(float* c, unsigned a0, unsigned a1, unsi
       "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a0), "r"(a1), "r"(b0));
+}
+
+// The same products on f16 operands: the fp8 KV cache's keys and values widen to f16 exactly.
+__device__ __forceinline__ void mma16816h(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void mma1688h(float* c, unsigned a0, unsigned a1, unsigned b0) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(b0));
+}
+
+// H: f16 operands, else bf16.
+template <bool H>
+__device__ __forceinline__ void mma16816x(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+  if constexpr (H) mma16816h(c, a, b0, b1); else mma16816(c, a, b0, b1);
+}
+template <bool H>
+__device__ __forceinline__ void mma1688x(float* c, unsigned a0, unsigned a1, unsigned b0) {
+  if constexpr (H) mma1688h(c, a0, a1, b0); else mma1688(c, a0, a1, b0);
 }
 
 __device__ __forceinline__ void ldsm_x4_t(unsigned* r, const void* p) {

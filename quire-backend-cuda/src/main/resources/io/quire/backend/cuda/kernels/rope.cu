@@ -47,13 +47,15 @@ extern "C" __global__ void rope(bf16* q, bf16* k, const int* __restrict__ positi
 
 // rope followed by write_kv in one launch: q and k rotated in place as above, the rotated k and the
 // untouched v also stored into the paged cache at slots[t] (skipped when < 0; width = k_heads *
-// head_dim). Launch: grid (T, Y), block 128.
-extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restrict__ v,
-                                         const int* __restrict__ positions,
-                                         const float* __restrict__ cos_t, const float* __restrict__ sin_t,
-                                         const float* __restrict__ inv_freq, int max_pos, int q_heads,
-                                         int k_heads, int head_dim, bf16* __restrict__ k_cache,
-                                         bf16* __restrict__ v_cache, const int* __restrict__ slots) {
+// head_dim), bf16 (rope_write_kv) or e4m3 (rope_write_kv_fp8: the rotated bf16 k rounded once more).
+// Launch: grid (T, Y), block 128.
+template <typename C>
+__device__ __forceinline__ void rope_write_kv_body(bf16* q, bf16* k, const bf16* __restrict__ v,
+                                                   const int* __restrict__ positions,
+                                                   const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                                   const float* __restrict__ inv_freq, int max_pos, int q_heads,
+                                                   int k_heads, int head_dim, C* __restrict__ k_cache,
+                                                   C* __restrict__ v_cache, const int* __restrict__ slots) {
   pdl_trigger();
   int t = blockIdx.x;
   int p = positions[t];
@@ -61,7 +63,7 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
   int pairs = (q_heads + k_heads) * half;
   int width = k_heads * head_dim;
   long long slot = slots[t];
-  bf16* kd = k_cache + (size_t)(slot < 0 ? 0 : slot) * width;
+  C* kd = k_cache + (size_t)(slot < 0 ? 0 : slot) * width;
   float c0, s0;
   const int idx0 = blockIdx.y * blockDim.x + threadIdx.x;
   angle(idx0 % half, p, cos_t, sin_t, inv_freq, max_pos, half, c0, s0);
@@ -79,13 +81,26 @@ extern "C" __global__ void rope_write_kv(bf16* q, bf16* k, const bf16* __restric
     base[i + half] = y2;
     if (!isq && slot >= 0) {
       int off = (h - q_heads) * head_dim;
-      kd[off + i] = y1;
-      kd[off + i + half] = y2;
+      store_kv(kd, off + i, y1);
+      store_kv(kd, off + i + half, y2);
     }
   }
   if (slot >= 0) {
     const bf16* vs = v + (size_t)t * width;
-    bf16* vd = v_cache + (size_t)slot * width;
-    for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < width; i += gridDim.y * blockDim.x) vd[i] = vs[i];
+    C* vd = v_cache + (size_t)slot * width;
+    for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < width; i += gridDim.y * blockDim.x) store_kv(vd, i, vs[i]);
   }
 }
+
+#define ROPE_WRITE_KV(NAME, C)                                                                                    \
+  extern "C" __global__ void NAME(bf16* q, bf16* k, const bf16* __restrict__ v, const int* __restrict__ positions, \
+                                  const float* __restrict__ cos_t, const float* __restrict__ sin_t,               \
+                                  const float* __restrict__ inv_freq, int max_pos, int q_heads, int k_heads,      \
+                                  int head_dim, C* __restrict__ k_cache, C* __restrict__ v_cache,                 \
+                                  const int* __restrict__ slots) {                                                \
+    rope_write_kv_body(q, k, v, positions, cos_t, sin_t, inv_freq, max_pos, q_heads, k_heads, head_dim, k_cache,  \
+                       v_cache, slots);                                                                           \
+  }
+
+ROPE_WRITE_KV(rope_write_kv, bf16)
+ROPE_WRITE_KV(rope_write_kv_fp8, fp8)
