@@ -65,6 +65,7 @@ if [ $part = perf ]; then
 fi
 if [ $part = offline ]; then
   for m in ${SHAPES:-7 8}; do
+    [ $m = none ] && continue
     [ -f /dev/shm/m${m}b/tokenizer.json ] || [ -f /dev/shm/m${m}b/tokenizer.json.gz ] || rm -rf /dev/shm/m${m}b
     if [ ! -f /dev/shm/m${m}b/config.json ]; then
       if [ $m = 7 ]; then

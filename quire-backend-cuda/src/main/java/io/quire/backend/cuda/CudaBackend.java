@@ -74,6 +74,9 @@ public final class CudaBackend implements Backend {
   // context split; see AttentionPlan.of). Costs speed: see docs/benchmarks.md.
   private boolean batchInvariant = envOn("QUIRE_BATCH_INVARIANT");
   private boolean batchInvariantFallbackLogged;
+  // Decode tokens of groups up to 8 q heads per kv head (head_dim 64, 128) on attention_decode.cu's
+  // transposed kernel; env QUIRE_CUDA_ATTN_DEC=0 keeps them on attn_decode_tc.
+  private boolean decTransposed = !"0".equals(System.getenv("QUIRE_CUDA_ATTN_DEC"));
   private final GemmBiShape biSmall = GemmBiShape.of(envString("QUIRE_GEMM_BI_SMALL", GemmBiShape.SMALL));
   private final GemmBiShape biMedium = GemmBiShape.of(envString("QUIRE_GEMM_BI_MEDIUM", GemmBiShape.MEDIUM));
   private final GemmBiShape biLarge = GemmBiShape.of(envString("QUIRE_GEMM_BI_LARGE", GemmBiShape.LARGE));
@@ -1148,6 +1151,10 @@ public final class CudaBackend implements Backend {
     }
     if (nDecode == 0) return;
     int hgroups = ceilDiv(group, 16);
+    // The transposed kernel once the tokens x kv heads alone fill the GPU's multiprocessors; below that (batch
+    // 1: a few blocks of short context splits) attn_decode_tc's two-stage blocks were faster (H200: 7B batch-1
+    // decode 3.85 ms/token against 4.01).
+    boolean transposed = decTransposed && group <= 8 && (hd == 64 || hd == 128) && (long) nDecode * nkv >= smCount;
     int splits = AttentionPlan.decodeSplits(nDecode, nkv, hgroups, smCount, MAX_DECODE_SPLITS);
     long partO = 0, partMl = 0;
     if (splits > 1) {
@@ -1157,10 +1164,16 @@ public final class CudaBackend implements Backend {
     }
     // Three K/V stages in flight when the batch fills the GPU; two (static shared memory, which left batch-1
     // decode faster) for small, split launches. See attention_tc.cu.
-    String kernel = (splits > 1 ? "attn_decode2_tc" : "attn_decode_tc") + hd + suffix;
-    launch3("attn_decode_tc", kernel, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
-        partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
-        heads, nkv, hgroups, 0, splits, scale);
+    if (transposed) {  // attention_decode.cu: keys in the mma rows, the group's heads in its columns
+      launch3("attn_dec", "attn_dec" + hd + suffix, nDecode, nkv, splits, 128, qs.ptr(), kp, vp, o.ptr(), partO, partMl,
+          tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, 0, splits,
+          scale);
+    } else {
+      String kernel = (splits > 1 ? "attn_decode2_tc" : "attn_decode_tc") + hd + suffix;
+      launch3("attn_decode_tc", kernel, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
+          partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,
+          heads, nkv, hgroups, 0, splits, scale);
+    }
     if (splits > 1) {
       launch("attn_reduce", nDecode, heads, 128, partO, partMl, o.ptr(), tokens, b.tokenRequest, b.queryStart,
           b.seqLens, heads, hd, 0, splits);

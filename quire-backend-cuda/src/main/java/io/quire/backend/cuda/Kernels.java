@@ -41,6 +41,7 @@ final class Kernels {
       Map.entry("paged_attention.cu", List.of("paged_attention")),
       Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
       Map.entry("attention_tc.cu", attentionTc()),
+      Map.entry("attention_decode.cu", List.of("attn_dec64", "attn_dec128", "attn_dec64_fp8", "attn_dec128_fp8")),
       Map.entry("gemv.cu", List.of("gemv3")),
       Map.entry("gemm_bi.cu", GemmBiShape.KERNELS),
       Map.entry("gather_rows.cu", List.of("gather_rows")),
@@ -77,12 +78,24 @@ final class Kernels {
       m.put("attn_decode_tc" + d + "_fp8", decodeSmemFp8(d));
       m.put("attn_rows_tc" + d + "_fp8", decodeSmemFp8(d));
     }
+    for (int d : new int[] {64, 128}) {
+      m.put("attn_dec" + d, decSmem(d, false));
+      m.put("attn_dec" + d + "_fp8", decSmem(d, true));
+    }
     for (String k : GemmBiShape.KERNELS) m.put(k, GemmBiShape.of(k).smemBytes());
     return Map.copyOf(m);
   }
 
   private static int decodeSmem(int headDim) {
     return 3 * 2 * 32 * (headDim + 8) * 2;
+  }
+
+  /**
+   * attention_decode.cu's K and V stages of 64 keys, rows padded: 2 stages of (head_dim + 8) x 2 bytes a
+   * row (bf16), 3 stages of head_dim + 16 (fp8).
+   */
+  static int decSmem(int headDim, boolean fp8) {
+    return fp8 ? 2 * 3 * 64 * (headDim + 16) : 2 * 2 * 64 * (headDim + 8) * 2;
   }
 
   /** The fp8 cache's: one f16 K/V tile, 2 x 32 x (head_dim + 8) x 2 bytes, and three e4m3 stages, 3 x 2 x 32 x (head_dim + 16). */

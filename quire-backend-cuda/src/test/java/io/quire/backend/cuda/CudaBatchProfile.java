@@ -160,7 +160,7 @@ public final class CudaBatchProfile {
         rate = String.format("M=%d: %.0f TFLOP/s (%.0f%% of 800)", mm, f / (us * 1e-6) / 1e12, 100 * f / (us * 1e-6) / 800e12);
         gemmMs += msStep;
         flops += f * calls;
-      } else if (label.startsWith("attn_split") || label.startsWith("attn_decode") || label.startsWith("attn_prefill")
+      } else if (label.startsWith("attn_split") || label.startsWith("attn_decode") || label.startsWith("attn_dec") || label.startsWith("attn_prefill")
           || label.startsWith("attn_rows")
           || label.startsWith("paged_attention")) {
         rate = String.format("%.1f MB KV/call: %.2f TB/s", kvBytes / 1e6, kvBytes / (us * 1e-6) / 1e12);

@@ -77,6 +77,8 @@ final class OpChecks {
       c.attention(28, 4, 128, new int[] {100, 3}, new int[] {1, 3});
       c.attention(8, 2, 96, new int[] {130}, new int[] {1});
       c.attention(8, 8, 256, new int[] {77, 600}, new int[] {2, 1});
+      c.attention(32, 32, 128, new int[] {600, 1000, 3}, new int[] {1, 1, 1});  // G = 1 decode (Llama-2-7B)
+      c.attention(64, 8, 128, new int[] {300, 77, 64}, new int[] {1, 1, 1});   // G = 8
       // Decode rows x kv heads filling the GPU: unsplit by the fill heuristic; then split by max positions.
       int[] many = new int[48], ones = new int[48];
       for (int i = 0; i < many.length; i++) {

@@ -34,14 +34,6 @@
 // decode took 4.71 ms/token with them against 4.48 with 2 (same kernels otherwise).
 #define NTHREADS 128
 
-// Two floats x0, x1 as bf16 pairs hi + lo (x ~ hi + lo to ~16 bits), x0 in the low halves (the lower
-// k index of an mma operand).
-__device__ __forceinline__ void split2(float x0, float x1, unsigned& hi, unsigned& lo) {
-  const bf16 h0 = f2bf(x0), h1 = f2bf(x1);
-  hi = (unsigned)h0 | ((unsigned)h1 << 16);
-  lo = (unsigned)f2bf(x0 - bf2f(h0)) | ((unsigned)f2bf(x1 - bf2f(h1)) << 16);
-}
-
 template <int D, int STAGES, bool F8>
 struct Smem {
   static constexpr int LD = D + 8;  // padded row: 8 consecutive keys fall in different banks
@@ -60,25 +52,6 @@ struct Smem<D, STAGES, true> {
   fp8 k8[STAGES][BN][L8];
   fp8 v8[STAGES][BN][L8];
 };
-
-template <bool F8> struct KvType { typedef bf16 T; };
-template <> struct KvType<true> { typedef fp8 T; };
-
-// An f16 pair from two floats, x0 in the low half.
-__device__ __forceinline__ unsigned f2h2(float x0, float x1) {
-  unsigned r;
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(x1), "f"(x0));
-  return r;
-}
-
-// A bf16 pair as an f16 pair, saturating at +-65504 (queries that large do not occur in practice).
-__device__ __forceinline__ unsigned bf2h2(unsigned w) {
-  unsigned r;
-  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;"
-      : "=r"(r)
-      : "f"(__uint_as_float(w & 0xffff0000u)), "f"(__uint_as_float(w << 16)));
-  return r;
-}
 
 // One block's work: request r, query tokens [tok0, tok0 + ntok), q heads [h0, h0 + nh) of kv head kvh,
 // keys [kbeg, kend). Writes out (num_splits == 1) or the partials of split `split`.

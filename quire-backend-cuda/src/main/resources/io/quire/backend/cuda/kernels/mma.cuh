@@ -1,6 +1,7 @@
 // Tensor-core building blocks shared by attention_tc.cu and gemm_bi.cu (sm_80+): shared-memory
 // addresses, cp.async copies, ldmatrix loads and mma.sync bf16 (and f16) -> fp32 products.
 #pragma once
+#include "common.cuh"
 
 __device__ __forceinline__ unsigned smem_addr(const void* p) {
   unsigned r;
@@ -79,4 +80,33 @@ __device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
 
 __device__ __forceinline__ void ldsm_x2(unsigned* r, const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(r[0]), "=r"(r[1]) : "r"(smem_addr(p)));
+}
+
+// ---- operand packing shared by the attention kernels ----
+
+// Two floats x0, x1 as bf16 pairs hi + lo (x ~ hi + lo to ~16 bits), x0 in the low halves (the lower
+// k index of an mma operand).
+__device__ __forceinline__ void split2(float x0, float x1, unsigned& hi, unsigned& lo) {
+  const bf16 h0 = f2bf(x0), h1 = f2bf(x1);
+  hi = (unsigned)h0 | ((unsigned)h1 << 16);
+  lo = (unsigned)f2bf(x0 - bf2f(h0)) | ((unsigned)f2bf(x1 - bf2f(h1)) << 16);
+}
+
+template <bool F8> struct KvType { typedef bf16 T; };
+template <> struct KvType<true> { typedef fp8 T; };
+
+// An f16 pair from two floats, x0 in the low half.
+__device__ __forceinline__ unsigned f2h2(float x0, float x1) {
+  unsigned r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(x1), "f"(x0));
+  return r;
+}
+
+// A bf16 pair as an f16 pair, saturating at +-65504 (queries that large do not occur in practice).
+__device__ __forceinline__ unsigned bf2h2(unsigned w) {
+  unsigned r;
+  asm("cvt.rn.satfinite.f16x2.f32 %0, %1, %2;"
+      : "=r"(r)
+      : "f"(__uint_as_float(w & 0xffff0000u)), "f"(__uint_as_float(w << 16)));
+  return r;
 }
