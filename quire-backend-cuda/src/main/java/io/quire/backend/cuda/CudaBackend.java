@@ -75,8 +75,9 @@ public final class CudaBackend implements Backend {
   private boolean batchInvariant = envOn("QUIRE_BATCH_INVARIANT");
   private boolean batchInvariantFallbackLogged;
   // Decode tokens of groups up to 8 q heads per kv head (head_dim 64, 128) on attention_decode.cu's
-  // transposed kernel; env QUIRE_CUDA_ATTN_DEC=0 keeps them on attn_decode_tc.
-  private boolean decTransposed = !"0".equals(System.getenv("QUIRE_CUDA_ATTN_DEC"));
+  // transposed kernel: 1 (default) when the batch fills the GPU, 2 always (checks), 0 never (env
+  // QUIRE_CUDA_ATTN_DEC=0 keeps them on attn_decode_tc).
+  private int attnDec = "0".equals(System.getenv("QUIRE_CUDA_ATTN_DEC")) ? 0 : 1;
   private final GemmBiShape biSmall = GemmBiShape.of(envString("QUIRE_GEMM_BI_SMALL", GemmBiShape.SMALL));
   private final GemmBiShape biMedium = GemmBiShape.of(envString("QUIRE_GEMM_BI_MEDIUM", GemmBiShape.MEDIUM));
   private final GemmBiShape biLarge = GemmBiShape.of(envString("QUIRE_GEMM_BI_LARGE", GemmBiShape.LARGE));
@@ -574,6 +575,13 @@ public final class CudaBackend implements Backend {
       peakAllocatedBytes = Math.max(peakAllocatedBytes, allocatedBytes);
     }
     return p;
+  }
+
+  /** Which decode kernel takes groups of <= 8 heads: 0 attn_decode_tc, 1 transposed when the batch fills the GPU, 2 transposed always. Returns the previous mode. */
+  int attnDecMode(int mode) {
+    int was = attnDec;
+    attnDec = mode;
+    return was;
   }
 
   /** The K (or V) bytes of one layer of a cache of this backend, copied to the host (for checks). */
@@ -1154,7 +1162,8 @@ public final class CudaBackend implements Backend {
     // The transposed kernel once the tokens x kv heads alone fill the GPU's multiprocessors; below that (batch
     // 1: a few blocks of short context splits) attn_decode_tc's two-stage blocks were faster (H200: 7B batch-1
     // decode 3.85 ms/token against 4.01).
-    boolean transposed = decTransposed && group <= 8 && (hd == 64 || hd == 128) && (long) nDecode * nkv >= smCount;
+    boolean transposed = group <= 8 && (hd == 64 || hd == 128)
+        && (attnDec == 2 || (attnDec == 1 && (long) nDecode * nkv >= smCount));
     int splits = AttentionPlan.decodeSplits(nDecode, nkv, hgroups, smCount, MAX_DECODE_SPLITS);
     long partO = 0, partMl = 0;
     if (splits > 1) {

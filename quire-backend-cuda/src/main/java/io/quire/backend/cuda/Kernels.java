@@ -79,8 +79,8 @@ final class Kernels {
       m.put("attn_rows_tc" + d + "_fp8", decodeSmemFp8(d));
     }
     for (int d : new int[] {64, 128}) {
-      m.put("attn_dec" + d, decSmem(d, false));
-      m.put("attn_dec" + d + "_fp8", decSmem(d, true));
+      m.put("attn_dec" + d, decSmem(d, false, 2));
+      m.put("attn_dec" + d + "_fp8", decSmem(d, true, 3));
     }
     for (String k : GemmBiShape.KERNELS) m.put(k, GemmBiShape.of(k).smemBytes());
     return Map.copyOf(m);
@@ -91,11 +91,11 @@ final class Kernels {
   }
 
   /**
-   * attention_decode.cu's K and V stages of 64 keys, rows padded: 2 stages of (head_dim + 8) x 2 bytes a
-   * row (bf16), 3 stages of head_dim + 16 (fp8).
+   * attention_decode.cu's K and V stages of 64 keys, rows padded: (head_dim + 8) x 2 bytes a row (bf16; 2
+   * stages by default), head_dim + 16 (fp8; 3 stages).
    */
-  static int decSmem(int headDim, boolean fp8) {
-    return fp8 ? 2 * 3 * 64 * (headDim + 16) : 2 * 2 * 64 * (headDim + 8) * 2;
+  static int decSmem(int headDim, boolean fp8, int stages) {
+    return 2 * stages * 64 * (fp8 ? headDim + 16 : (headDim + 8) * 2);
   }
 
   /** The fp8 cache's: one f16 K/V tile, 2 x 32 x (head_dim + 8) x 2 bytes, and three e4m3 stages, 3 x 2 x 32 x (head_dim + 16). */

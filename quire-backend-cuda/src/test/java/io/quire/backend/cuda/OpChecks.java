@@ -95,6 +95,20 @@ final class OpChecks {
           cuda.splitMaxPositions(prev);
         }
       }
+      if (gpu instanceof CudaBackend cuda) {  // attention_decode.cu at any batch size
+        int prev = cuda.attnDecMode(2);
+        try {
+          c.attention(32, 32, 128, new int[] {600, 1000, 3}, new int[] {1, 1, 1});
+          c.attention(64, 8, 128, new int[] {300, 77, 64}, new int[] {1, 1, 1});
+          c.attention(4, 4, 64, new int[] {1, 16, 17, 50}, new int[] {1, 1, 1, 1});
+          if (gpu.supportsKvCacheDType(DType.FP8_E4M3)) {
+            c.attention(32, 32, 128, new int[] {600, 1000, 3}, new int[] {1, 1, 1}, true);
+            c.attention(28, 4, 64, new int[] {100, 3, 70}, new int[] {1, 1, 1}, true);
+          }
+        } finally {
+          cuda.attnDecMode(prev);
+        }
+      }
       c.ropeWriteKv(128, 8, 2);
       if (gpu.supportsKvCacheDType(DType.FP8_E4M3)) {  // kv_cache_dtype fp8: the CPU reads e4m3-rounded K/V
         c.attention(8, 2, 128, new int[] {37, 35, 9, 700}, new int[] {1, 20, 9, 1}, true);

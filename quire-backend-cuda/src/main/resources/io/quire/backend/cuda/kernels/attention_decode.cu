@@ -327,7 +327,9 @@ __device__ __forceinline__ void attn_dec_body(
   }
 
 // attn_dec<D>: bf16 cache, two stages; attn_dec<D>_fp8: e4m3 cache, three stages (shared memory: 2 x STAGES x
-// 64 x DecRow<D, F8>::BYTES, dynamic).
+// 64 x DecRow<D, F8>::BYTES, dynamic). Measured on an H200, Llama-2-7B shape, 256 decode rows at context
+// ~600: bf16 2 stages 20.26 ms/step of attention, 3 stages 22.27; fp8 2 stages 11.47-11.53, 3 stages
+// 11.54-11.65, 4 stages 12.91-12.93, 5 stages 16.39-16.42 (more stages, fewer blocks per multiprocessor).
 ATTN_DEC(attn_dec64, 64, 2, false)
 ATTN_DEC(attn_dec128, 128, 2, false)
 ATTN_DEC(attn_dec64_fp8, 64, 3, true)
