@@ -1171,13 +1171,13 @@ public final class CudaBackend implements Backend {
       partO = splitPartials(rowsParts, hd);
       partMl = partO + ((rowsParts * hd * 4 + 255) & ~255L);
     }
-    // Three K/V stages in flight when the batch fills the GPU; two (static shared memory, which left batch-1
-    // decode faster) for small, split launches. See attention_tc.cu.
     if (transposed) {  // attention_decode.cu: keys in the mma rows, the group's heads in its columns
       launch3("attn_dec", "attn_dec" + hd + suffix, nDecode, nkv, splits, 128, qs.ptr(), kp, vp, o.ptr(), partO, partMl,
           tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize, heads, nkv, 0, splits,
           scale);
     } else {
+      // Three K/V stages in flight when the batch fills the GPU; two (static shared memory, which left
+      // batch-1 decode faster) for small, split launches. See attention_tc.cu.
       String kernel = (splits > 1 ? "attn_decode2_tc" : "attn_decode_tc") + hd + suffix;
       launch3("attn_decode_tc", kernel, nDecode, nkv * hgroups, splits, 128, qs.ptr(), kp, vp, o.ptr(),
           partO, partMl, tokens, b.tokenRequest, b.queryStart, b.seqLens, b.blockTables, b.maxBlocks, blockSize,

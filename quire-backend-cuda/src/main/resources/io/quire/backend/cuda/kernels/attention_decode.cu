@@ -79,10 +79,7 @@ __device__ __forceinline__ void attn_dec_body(
       const bool ok = pos < kend;
       size_t off = 0;
       if (ok) {
-        const size_t slot = bs_shift >= 0
-            ? ((size_t)table[pos >> bs_shift] << bs_shift) | (size_t)(pos & (block_size - 1))
-            : (size_t)table[pos / block_size] * block_size + pos % block_size;
-        off = slot * row_stride + col;
+        off = kv_slot(table, pos, block_size, bs_shift) * row_stride + col;
       }
       cp_async16(&sk[buf][key][ch * 16], static_cast<const KV*>(k_cache) + off, ok);
       cp_async16(&sv[buf][key][ch * 16], static_cast<const KV*>(v_cache) + off, ok);

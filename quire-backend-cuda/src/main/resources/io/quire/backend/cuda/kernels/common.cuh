@@ -116,6 +116,13 @@ __device__ __forceinline__ uint4 pack_bf16x8(const float* f) {
 // tensor-core attention's tile): the later splits of a short context are empty. (A floor of 128 keys
 // per chunk was tried: no faster at batch 1 on an H200, 14.4 + 5.8 us per layer against 12.1 + 8.2,
 // and it moved where the reduction order changes, flipping a near-tie in the batch-invariance check.)
+// The cache slot of position pos through a request's block table; bs_shift = log2(block_size) when that is
+// a power of two (always, in practice: shift and mask instead of an integer division), else -1.
+__device__ __forceinline__ size_t kv_slot(const int* __restrict__ table, int pos, int block_size, int bs_shift) {
+  return bs_shift >= 0 ? ((size_t)table[pos >> bs_shift] << bs_shift) | (size_t)(pos & (block_size - 1))
+                       : (size_t)table[pos / block_size] * block_size + pos % block_size;
+}
+
 __device__ __forceinline__ int split_chunk(int ctx, int num_splits) {
   return ((ctx + num_splits - 1) / num_splits + 31) & ~31;
 }
