@@ -88,5 +88,14 @@ class CliTest {
     assertTrue(badUtil.err().contains("--gpu-memory-utilization must be in (0, 1], got 1.5"), badUtil.err());
     Run badSpace = run("generate", "--model", model.toString(), "--prompt", "hi", "--kv-cache-space", "0");
     assertTrue(badSpace.err().contains("--kv-cache-space must be > 0"), badSpace.err());
+    Run badKv = run("generate", "--model", model.toString(), "--prompt", "hi", "--kv-cache-dtype", "fp8_e5m2");
+    assertEquals(1, badKv.exit());
+    assertTrue(badKv.err().contains("--kv-cache-dtype must be auto, fp8 or fp8_e4m3"), badKv.err());
+    // fp8 is a valid value, but the CPU backend has no fp8 cache: one line naming the key and the backend.
+    Run cpuFp8 = run("generate", "--model", model.toString(), "--prompt", "hi", "--device", "cpu", "--kv-cache-dtype", "fp8",
+        "--num-kv-blocks", "16");
+    assertEquals(1, cpuFp8.exit());
+    assertEquals(1, cpuFp8.err().strip().lines().count(), cpuFp8.err());
+    assertTrue(cpuFp8.err().contains("kv_cache_dtype fp8 is not supported by the cpu backend"), cpuFp8.err());
   }
 }
