@@ -9,7 +9,8 @@
 #   invariance (default and QUIRE_BATCH_INVARIANT=1; tools/bench/gpu-invariance.sh checks that mode fully); the device sampler against the host sampler (CudaSamplingCheck); batch-1 decode of the 8B and
 #   7B shapes (CudaDecodeBench: CUDA graphs on/off, PDL on/off); the per-launch profile of batched steps.
 # throughput: quire bench offline --device cuda, 1000 x (512 in / 256 out), all at once, KV pool from
-#   gpu_memory_utilization 0.9: the 8B shape at two scheduler settings, the 7B shape; then torch's bf16 GEMM rate, HF generate() in
+#   gpu_memory_utilization 0.9: the 8B shape at two scheduler settings, the 7B shape, then both with
+#   kv_cache_dtype fp8 (FP8_RUNS="" skips those); then torch's bf16 GEMM rate, HF generate() in
 #   static batches of 256 and HF generate_batch on the same model (fewer requests, to fit the call).
 set -uo pipefail
 PART=${1:-correctness}
@@ -74,11 +75,12 @@ fi
 
 if [ "$PART" = throughput ]; then
   w8; w7
-  for cfg in "8 256 8192" "8 1024 16384" "7 256 8192"; do
+  # The fourth field is kv_cache_dtype (fp8: the e4m3 cache, twice the tokens per byte).
+  for cfg in "8 256 8192 auto" "8 1024 16384 auto" "7 256 8192 auto" ${FP8_RUNS-"7 512 8192 fp8" "8 1024 8192 fp8"}; do
     set -- $cfg
-    echo "=== [$((SECONDS-T0))s] quire bench offline, ${1}B shape: 1000 requests, max-num-seqs $2, max-num-batched-tokens $3"
+    echo "=== [$((SECONDS-T0))s] quire bench offline, ${1}B shape: 1000 requests, max-num-seqs $2, max-num-batched-tokens $3, kv_cache_dtype $4"
     timeout 200 "${CLI[@]}" bench offline --model /dev/shm/m${1}b --device cuda --num-prompts 1000 --input-len 512 --output-len 256 \
-      --max-num-seqs $2 --max-num-batched-tokens $3 --result-json "$OUT/offline-$1b-$2.json" 2>&1 | grep -v '^WARNING' |
+      --max-num-seqs $2 --max-num-batched-tokens $3 --kv-cache-dtype $4 --result-json "$OUT/offline-$1b-$2-$4.json" 2>&1 | grep -v '^WARNING' |
       grep -E "KV cache|Duration|Output token|Peak KV|Preempt|Engine steps|outside"
   done
   echo "=== [$((SECONDS-T0))s] torch GEMM rate, HF generate() static 256, generate_batch"
@@ -99,14 +101,14 @@ if [ "$PART" = throughput ]; then
 import json, sys
 o = sys.argv[1]
 h = json.load(open(f"{o}/hf.json")); g = h.get("gemm_tflops")
-for m, s, n in ((8, 256, 8.03e9), (8, 1024, 8.03e9), (7, 256, 6.74e9)):
-    try:
-        r = json.load(open(f"{o}/offline-{m}b-{s}.json"))["result"]
-    except Exception as e:
-        print("no result for", m, s, e); continue
+import glob
+for f in sorted(glob.glob(f"{o}/offline-*.json")):
+    m, s, kv = f.split("offline-")[1][:-5].split("-")
+    n = 8.03e9 if m == "8b" else 6.74e9
+    r = json.load(open(f))["result"]
     tok = r["total_input_tokens"] + r["total_output_tokens"]
     frac = 2 * n * tok / r["duration_s"] / (g * 1e12) if g else float("nan")
-    print(f"quire {m}B shape, max_num_seqs {s}: {r['output_throughput']:.0f} out tok/s, {2 * n * tok / r['duration_s'] / 1e12:.0f} TFLOP/s "
+    print(f"quire {m} shape, max_num_seqs {s}, kv_cache_dtype {kv}: {r['output_throughput']:.0f} out tok/s, {2 * n * tok / r['duration_s'] / 1e12:.0f} TFLOP/s "
           f"= {100 * frac:.1f}% of the {g:.0f} TFLOP/s torch GEMM rate")
 PY
 fi
