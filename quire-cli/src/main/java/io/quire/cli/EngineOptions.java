@@ -48,7 +48,7 @@ final class EngineOptions {
   boolean enforceEager;
 
   @Option(names = "--kv-cache-dtype", defaultValue = "auto",
-      description = "auto (the model's dtype) or fp8 / fp8_e4m3: K and V as e4m3 bytes, half the memory (CUDA, sm_89+). Default: ${DEFAULT-VALUE}.")
+      description = "auto (the model's dtype) or fp8 / fp8_e4m3: K and V as e4m3 bytes (CPU; CUDA on sm_89+). Default: ${DEFAULT-VALUE}.")
   String kvCacheDtype;
 
   EngineConfig config() {

@@ -157,7 +157,7 @@ public final class Engine implements AutoCloseable {
       if (config.fp8KvCache()) {
         if (!backend.supportsKvCacheDType(DType.FP8_E4M3)) {
           throw new IllegalArgumentException("kv_cache_dtype fp8 is not supported by the " + backend.name()
-              + " backend (it needs CUDA on compute capability 8.9 or newer); use kv_cache_dtype auto");
+              + " backend (on CUDA it needs compute capability 8.9 or newer); use kv_cache_dtype auto");
         }
         kvOverride = DType.FP8_E4M3;
       }

@@ -27,7 +27,7 @@ import java.nio.file.Path;
  *     where the backend keeps them on the device (CUDA); on by default here (vLLM's default is off):
  *     the outputs are the same as step by step
  * @param fp8KvCache kv_cache_dtype fp8 (fp8_e4m3): K and V stored as e4m3 bytes with scale 1, half
- *     the memory of bf16; only on backends that support it (CUDA, sm_89+)
+ *     the memory of bf16 (a quarter of the CPU's f32); on backends that support it (CPU, CUDA on sm_89+)
  */
 public record EngineConfig(
     Path modelDir,

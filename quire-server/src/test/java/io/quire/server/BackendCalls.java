@@ -11,6 +11,15 @@ final class BackendCalls {
   private BackendCalls() {}
 
   static BackendProvider around(BackendProvider p, Consumer<String> beforeCall) {
+    return around(p, beforeCall, null, null);
+  }
+
+  /** As {@link #around(BackendProvider, Consumer)}, but method {@code method} answers {@code answer} instead. */
+  static BackendProvider answering(BackendProvider p, String method, Object answer) {
+    return around(p, name -> {}, method, answer);
+  }
+
+  private static BackendProvider around(BackendProvider p, Consumer<String> beforeCall, String method, Object answer) {
     return new BackendProvider() {
       @Override
       public String name() {
@@ -33,6 +42,7 @@ final class BackendCalls {
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
             (proxy, m, args) -> {
               beforeCall.accept(m.getName());
+              if (m.getName().equals(method)) return answer;
               try {
                 return m.invoke(b, args);
               } catch (InvocationTargetException ex) {

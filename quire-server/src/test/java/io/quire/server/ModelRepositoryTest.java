@@ -169,12 +169,16 @@ class ModelRepositoryTest {
     }
   }
 
-  /** The CPU backend has no fp8 KV cache: the model fails to load with an error naming the key, nothing else breaks. */
+  /**
+   * kv_cache_dtype fp8 loads on the CPU, where the same kv_cache_bytes hold 4x the blocks of the f32 cache;
+   * a backend without an fp8 cache fails the model's load with an error naming the key, and the
+   * repository carries on.
+   */
   @Test
-  void fp8KvCacheOnTheCpuIsALoadErrorNamingTheKey() throws Exception {
+  void fp8KvCacheLoadsOnTheCpuAndABackendWithoutOneRefusesIt() throws Exception {
     Path hf = TestModels.hfFolder("llama2-tiny", tmp.resolve("fp8/hf"));
     Path repo = tmp.resolve("fp8/repo");
-    String modelJson = "{\"model\": \"" + hf.toString().replace("\\", "\\\\") + "\", \"num_gpu_blocks_override\": 16";
+    String modelJson = "{\"model\": \"" + hf.toString().replace("\\", "\\\\") + "\", \"kv_cache_bytes\": 4194304";
     TestModels.write(repo.resolve("fp8/config.pbtxt"), "backend: \"vllm\"\ninstance_group [ { kind: KIND_CPU } ]\n");
     TestModels.write(repo.resolve("fp8/1/model.json"), modelJson + ", \"kv_cache_dtype\": \"fp8\"}");
     TestModels.write(repo.resolve("auto/config.pbtxt"), "backend: \"vllm\"\ninstance_group [ { kind: KIND_CPU } ]\n");
@@ -182,13 +186,28 @@ class ModelRepositoryTest {
     ModelRepository r = ModelRepository.ofDirectory(repo, new ModelRepository.Options("cpu", Map.of()), new EngineLauncher());
     try {
       r.load("fp8");
-      ModelRepository.IndexEntry s = r.status("fp8");
-      assertEquals(ModelState.UNAVAILABLE, s.state());
-      assertTrue(s.reason().contains("kv_cache_dtype fp8") && s.reason().contains("cpu"), s.reason());
-      r.load("auto");  // the repository still loads the same model with the default cache
+      r.load("auto");
+      assertEquals(ModelState.READY, r.status("fp8").state(), r.status("fp8").reason());
       assertEquals(ModelState.READY, r.status("auto").state());
+      int fp8Blocks = r.get("fp8", "1").engine().stats().kvBlocksTotal();
+      int f32Blocks = r.get("auto", "1").engine().stats().kvBlocksTotal();
+      assertEquals(4 * f32Blocks, fp8Blocks);
     } finally {
       r.close();
+    }
+    BackendProvider cpu = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
+        .filter(p -> p.name().equals("cpu")).findFirst().orElseThrow();
+    ModelRepository without = ModelRepository.ofDirectory(repo, new ModelRepository.Options("cpu", Map.of()),
+        new EngineLauncher(List.of(BackendCalls.answering(cpu, "supportsKvCacheDType", false))));
+    try {
+      without.load("fp8");
+      ModelRepository.IndexEntry s = without.status("fp8");
+      assertEquals(ModelState.UNAVAILABLE, s.state());
+      assertTrue(s.reason().contains("kv_cache_dtype fp8 is not supported by the cpu backend"), s.reason());
+      without.load("auto");  // the same model with the default cache still loads
+      assertEquals(ModelState.READY, without.status("auto").state());
+    } finally {
+      without.close();
     }
   }
 

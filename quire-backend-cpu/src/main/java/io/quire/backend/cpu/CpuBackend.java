@@ -1,11 +1,13 @@
 package io.quire.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import io.quire.spi.Backend;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
+import io.quire.spi.Fp8;
 import io.quire.spi.KvCache;
 import io.quire.spi.Rope;
 import io.quire.spi.Tensor;
@@ -76,6 +78,17 @@ public final class CpuBackend implements Backend {
   @Override
   public KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim) {
     return new CpuKvCache(numLayers, numBlocks, blockSize, numKvHeads, headDim);
+  }
+
+  /** fp8 e4m3 (kv_cache_dtype fp8): a quarter of the f32 cache's bytes; attention reads it widened to f32. */
+  @Override
+  public boolean supportsKvCacheDType(DType dtype) {
+    return dtype == DType.F32 || dtype == DType.FP8_E4M3;
+  }
+
+  @Override
+  public KvCache allocateKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, DType dtype) {
+    return new CpuKvCache(numLayers, numBlocks, blockSize, numKvHeads, headDim, dtype);
   }
 
   @Override
@@ -229,6 +242,7 @@ public final class CpuBackend implements Backend {
     MemorySegment keys = c.keys(layer);
     MemorySegment values = c.values(layer);
     long rowBytes = (long) width * 4;
+    boolean fp8 = c.fp8();
     for (int t = 0; t < slots.length; t++) {
       long slot = slots[t];
       if (slot < 0) {
@@ -237,6 +251,13 @@ public final class CpuBackend implements Backend {
       if (slot >= numSlots) {
         throw new IllegalArgumentException(
             "slot " + slot + " at batch row " + t + " outside kv cache of " + numSlots + " slots");
+      }
+      if (fp8) {  // rounded to e4m3, as the CUDA kernels round
+        for (int i = 0; i < width; i++) {
+          keys.set(JAVA_BYTE, slot * width + i, Fp8.encode(ks.data().getAtIndex(JAVA_FLOAT_UNALIGNED, (long) t * width + i)));
+          values.set(JAVA_BYTE, slot * width + i, Fp8.encode(vs.data().getAtIndex(JAVA_FLOAT_UNALIGNED, (long) t * width + i)));
+        }
+        continue;
       }
       MemorySegment.copy(ks.data(), t * rowBytes, keys, slot * rowBytes, rowBytes);
       MemorySegment.copy(vs.data(), t * rowBytes, values, slot * rowBytes, rowBytes);

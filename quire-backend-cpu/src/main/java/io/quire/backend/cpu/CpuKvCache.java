@@ -5,7 +5,10 @@ import io.quire.spi.KvCache;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-/** F32 paged KV pool: per layer, K and V each {@code [numBlocks, blockSize, numKvHeads, headDim]}. */
+/**
+ * Paged KV pool, f32 or fp8 e4m3 bytes (kv_cache_dtype fp8): per layer, K and V each
+ * {@code [numBlocks, blockSize, numKvHeads, headDim]}.
+ */
 final class CpuKvCache implements KvCache {
   private final int numLayers;
   private final int numBlocks;
@@ -15,8 +18,16 @@ final class CpuKvCache implements KvCache {
   private final Arena arena = Arena.ofShared();
   private final MemorySegment[] keys;
   private final MemorySegment[] values;
+  private final DType dtype;
 
   CpuKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim) {
+    this(numLayers, numBlocks, blockSize, numKvHeads, headDim, DType.F32);
+  }
+
+  CpuKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, DType dtype) {
+    if (dtype != DType.F32 && dtype != DType.FP8_E4M3) {
+      throw new IllegalArgumentException("cpu kv cache: f32 or fp8 e4m3, got " + dtype);
+    }
     if (numLayers <= 0 || numBlocks <= 0 || blockSize <= 0 || numKvHeads <= 0 || headDim <= 0) {
       throw new IllegalArgumentException(
           "kv cache dimensions must be > 0, got layers=" + numLayers + " blocks=" + numBlocks
@@ -27,7 +38,8 @@ final class CpuKvCache implements KvCache {
     this.blockSize = blockSize;
     this.numKvHeads = numKvHeads;
     this.headDim = headDim;
-    long bytes = (long) numBlocks * blockSize * numKvHeads * headDim * Float.BYTES;
+    this.dtype = dtype;
+    long bytes = (long) numBlocks * blockSize * numKvHeads * headDim * dtype.bytes();
     keys = new MemorySegment[numLayers];
     values = new MemorySegment[numLayers];
     for (int l = 0; l < numLayers; l++) {
@@ -51,7 +63,7 @@ final class CpuKvCache implements KvCache {
     return layer;
   }
 
-  /** Floats in one slot (one token of one layer): numKvHeads * headDim. */
+  /** Elements in one slot (one token of one layer): numKvHeads * headDim. */
   int slotFloats() {
     return numKvHeads * headDim;
   }
@@ -83,7 +95,11 @@ final class CpuKvCache implements KvCache {
 
   @Override
   public DType dtype() {
-    return DType.F32;
+    return dtype;
+  }
+
+  boolean fp8() {
+    return dtype == DType.FP8_E4M3;
   }
 
   @Override

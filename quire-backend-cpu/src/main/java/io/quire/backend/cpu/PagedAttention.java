@@ -1,8 +1,11 @@
 package io.quire.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 import io.quire.spi.BatchMetadata;
+import io.quire.spi.Fp8;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.function.IntConsumer;
@@ -18,6 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code [block, blockSize, kvHeads, headDim]} that reads memory contiguously. Walking one kv head
  * at a time instead reads headDim floats every {@code kvHeads * headDim} floats, one short piece per
  * 4 KiB page, which the hardware prefetcher does not follow (measured 20x slower on decode).
+ *
+ * <p>An fp8 cache (kv_cache_dtype fp8) is read through a per-thread f32 copy of the task's kv heads over
+ * the positions its query tile sees, in position order, then the same arithmetic: the result equals the f32
+ * path over K and V rounded to e4m3.
  */
 final class PagedAttention {
   private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -25,6 +32,7 @@ final class PagedAttention {
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
   private static final int QUERY_TILE = 16;
   private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][0]);
+  private static final ThreadLocal<MemorySegment[]> WIDE = ThreadLocal.withInitial(() -> new MemorySegment[2]);
 
   private PagedAttention() {}
 
@@ -77,7 +85,9 @@ final class PagedAttention {
     MemorySegment keys = cache.keys(layer);
     MemorySegment values = cache.values(layer);
     int maxCtx = b.maxSeqLen();
-    IntConsumer task = k -> tile(q, keys, values, nkv, hd, b, req[k], j0[k], g0[k], g1[k], scale, out, maxCtx);
+    IntConsumer task = cache.fp8()
+        ? k -> tileFp8(q, keys, values, nkv, hd, b, req[k], j0[k], g0[k], g1[k], scale, out, maxCtx)
+        : k -> tile(q, keys, values, nkv, hd, b, req[k], j0[k], g0[k], g1[k], scale, out, maxCtx, b.blockTables()[req[k]]);
     if (parallel) {
       pool.run(numTasks, task);
     } else {
@@ -94,9 +104,38 @@ final class PagedAttention {
     return s[i];
   }
 
-  private static void tile(
+  /** K and V of kv heads [g0, g1) at positions [0, ctx) of request req, widened from e4m3 into slots 0..ctx-1. */
+  private static void tileFp8(
       CpuTensor q, MemorySegment keys, MemorySegment values, int nkv, int hd, BatchMetadata b,
       int req, int j0, int g0, int g1, float scale, CpuTensor out, int maxCtx) {
+    int[] qsl = b.queryStartLoc();
+    int nq = qsl[req + 1] - qsl[req];
+    int ctx = b.seqLens()[req] - nq + Math.min(nq, j0 + QUERY_TILE);  // the tile's last query sees this many
+    int bs = b.blockSize();
+    int[] blocks = b.blockTables()[req];
+    long width = (long) nkv * hd;
+    MemorySegment[] w = WIDE.get();
+    long bytes = Math.max(1, ctx * width * 4);
+    if (w[0] == null || w[0].byteSize() < bytes) {
+      w[0] = Arena.ofAuto().allocate(bytes, 64);
+      w[1] = Arena.ofAuto().allocate(bytes, 64);
+    }
+    MemorySegment kf = w[0], vf = w[1];
+    for (int pos = 0; pos < ctx; pos++) {
+      long slot = (long) blocks[pos / bs] * bs + pos % bs;
+      for (long i = (long) g0 * hd; i < (long) g1 * hd; i++) {
+        kf.setAtIndex(JAVA_FLOAT_UNALIGNED, pos * width + i, Fp8.decode(keys.get(JAVA_BYTE, slot * width + i)));
+        vf.setAtIndex(JAVA_FLOAT_UNALIGNED, pos * width + i, Fp8.decode(values.get(JAVA_BYTE, slot * width + i)));
+      }
+    }
+    int[] identity = new int[(ctx + bs - 1) / bs];
+    for (int i = 0; i < identity.length; i++) identity[i] = i;
+    tile(q, kf, vf, nkv, hd, b, req, j0, g0, g1, scale, out, maxCtx, identity);
+  }
+
+  private static void tile(
+      CpuTensor q, MemorySegment keys, MemorySegment values, int nkv, int hd, BatchMetadata b,
+      int req, int j0, int g0, int g1, float scale, CpuTensor out, int maxCtx, int[] blocks) {
     int group = q.cols() / hd / nkv;
     int heads = (g1 - g0) * group;
     float[][] s = SCRATCH.get();
@@ -108,7 +147,6 @@ final class PagedAttention {
     int[] qsl = b.queryStartLoc();
     int nq = qsl[req + 1] - qsl[req];
     int seqLen = b.seqLens()[req];
-    int[] blocks = b.blockTables()[req];
     int bs = b.blockSize();
     long slotFloats = (long) nkv * hd;
     int vecEnd = hd - hd % F;

@@ -2,6 +2,7 @@ package io.quire.backend.cpu;
 
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DType;
+import io.quire.spi.Fp8;
 import io.quire.spi.KvCache;
 import io.quire.spi.Tensor;
 import java.util.ArrayList;
@@ -27,17 +28,28 @@ class PagedAttentionTest {
   @ParameterizedTest(name = "heads {0}, kv heads {1}, headDim {2}, blockSize {3}")
   @CsvSource({"8, 2, 40, 16", "4, 4, 64, 4", "6, 1, 128, 16", "2, 1, 7, 3"})
   void attendsCausallyOverScatteredBlocksOfAMixedBatch(int nh, int nkv, int hd, int bs) {
-    check(nh, nkv, hd, bs, new int[] {34, 9, 1, 17, 40, 300}, new int[] {13, 9, 1, 1, 1, 1});
+    check(nh, nkv, hd, bs, new int[] {34, 9, 1, 17, 40, 300}, new int[] {13, 9, 1, 1, 1, 1}, false);
+  }
+
+  /**
+   * kv_cache_dtype fp8: writeKv rounds K and V to e4m3, and attention matches the fp64 reference over the
+   * rounded values (a long prefill chunk spans several query tiles; one long decode splits its kv heads).
+   */
+  @ParameterizedTest(name = "fp8 cache: heads {0}, kv heads {1}, headDim {2}, blockSize {3}")
+  @CsvSource({"8, 2, 40, 16", "6, 1, 128, 16", "2, 1, 7, 3"})
+  void anFp8CacheAttendsOverTheRoundedKeysAndValues(int nh, int nkv, int hd, int bs) {
+    check(nh, nkv, hd, bs, new int[] {70, 9, 1, 17, 300}, new int[] {50, 9, 1, 1, 1}, true);
+    check(nh, nkv, hd, bs, new int[] {777}, new int[] {1}, true);
   }
 
   /** One request gives too few tasks for the threads, so its kv heads are split among tasks. */
   @ParameterizedTest(name = "heads {0}, kv heads {1}, headDim {2}, blockSize {3}")
   @CsvSource({"8, 4, 64, 16", "12, 3, 40, 8"})
   void aSingleLongDecodeSplitsItsKvHeadsAmongThreads(int nh, int nkv, int hd, int bs) {
-    check(nh, nkv, hd, bs, new int[] {777}, new int[] {1});
+    check(nh, nkv, hd, bs, new int[] {777}, new int[] {1}, false);
   }
 
-  private static void check(int nh, int nkv, int hd, int bs, int[] seqLens, int[] numQuery) {
+  private static void check(int nh, int nkv, int hd, int bs, int[] seqLens, int[] numQuery, boolean fp8) {
     SplittableRandom r = TestData.random("pagedAttention " + nh + "/" + nkv + "/" + hd + "/" + bs);
     int s = seqLens.length;
     int numBlocks = 0;
@@ -80,11 +92,20 @@ class PagedAttentionTest {
       }
       at += seqLens[i];
     }
-    KvCache cache = BACKEND.allocateKvCache(2, numBlocks, bs, nkv, hd);
+    KvCache cache = fp8 ? BACKEND.allocateKvCache(2, numBlocks, bs, nkv, hd, DType.FP8_E4M3)
+        : BACKEND.allocateKvCache(2, numBlocks, bs, nkv, hd);
     var fill =
         BACKEND.prepare(new BatchMetadata(new int[total], new int[total], new int[] {0, total}, new int[] {total}, slots, new int[][] {new int[(total + bs - 1) / bs]}, new int[0], bs));
     try (Tensor kt = TestData.activation(BACKEND, total, kvw, kAll); Tensor vt = TestData.activation(BACKEND, total, kvw, vAll)) {
       BACKEND.writeKv(kt, vt, cache, 1, fill);
+    }
+    if (fp8) {  // the reference attends over what an e4m3 cache holds
+      for (int i = 0; i < s; i++) {
+        for (int e = 0; e < keys[i].length; e++) {
+          keys[i][e] = Fp8.round(keys[i][e]);
+          values[i][e] = Fp8.round(values[i][e]);
+        }
+      }
     }
 
     int[] qsl = new int[s + 1];

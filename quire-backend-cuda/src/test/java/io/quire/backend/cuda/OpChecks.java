@@ -5,6 +5,7 @@ import io.quire.spi.Backend;
 import io.quire.spi.BatchMetadata;
 import io.quire.spi.DType;
 import io.quire.spi.DeviceBatch;
+import io.quire.spi.Fp8;
 import io.quire.spi.KvCache;
 import io.quire.spi.Rope;
 import io.quire.spi.Tensor;

@@ -84,7 +84,7 @@ public record EngineArgs(
     String kvDtype = r.str("kv_cache_dtype", "auto");
     if (!Set.of("auto", "fp8", "fp8_e4m3").contains(kvDtype)) {
       throw new InvalidModelException("kv_cache_dtype '" + kvDtype
-          + "' is not supported: auto (the model's dtype) or fp8 / fp8_e4m3 (e4m3, CUDA only)");
+          + "' is not supported: auto (the model's dtype) or fp8 / fp8_e4m3 (e4m3: CPU, CUDA on sm_89+)");
     }
     String quantization = r.str("quantization", "none");
     if (!quantization.equalsIgnoreCase("none")) {

@@ -1,4 +1,4 @@
-package io.quire.backend.cuda;
+package io.quire.spi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,7 +8,10 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The host's e4m3 rounding, which the fp8 KV cache checks on the GPU compare the kernels' bytes with. */
+/**
+ * The e4m3 rounding of the fp8 KV cache: the CPU backend writes with it and the GPU checks compare the
+ * CUDA kernels' bytes with it.
+ */
 class Fp8Test {
   @Test
   void formatFactsOfTheOcpSpec() {
@@ -43,6 +46,31 @@ class Fp8Test {
     assertEquals(448f, Fp8.round(1e6f));
     assertEquals(-448f, Fp8.round(-464f));
     assertEquals((byte) 0x80, Fp8.encode(-0f));
+  }
+
+  /** The bit-level encoder against a plain one (scale to the binade's spacing, round half to even), densely. */
+  @Test
+  void bitLevelEncoderMatchesAPlainOne() {
+    for (int bits = Float.floatToRawIntBits(0x1p-12f); bits <= Float.floatToRawIntBits(512f); bits += 1 << 10) {
+      float x = Float.intBitsToFloat(bits);
+      assertEquals(plain(x), Fp8.encode(x), "x = " + x);
+      assertEquals((byte) (plain(x) | 0x80), Fp8.encode(-x), "x = " + -x);
+    }
+    assertEquals((byte) 0x7e, Fp8.encode(Float.POSITIVE_INFINITY));
+    assertEquals((byte) 0x7f, Fp8.encode(Float.NaN));
+    assertEquals((byte) 0, Fp8.encode(Float.MIN_VALUE));
+  }
+
+  private static byte plain(float x) {
+    double a = Math.abs((double) x);
+    if (a >= 448) return 0x7e;
+    int exp = Math.getExponent(a);
+    double step = Math.scalb(1.0, Math.max(exp, -6) - 3);
+    double v = Math.rint(a / step) * step;
+    if (v >= 448) return 0x7e;
+    if (v < 0x1p-6) return (byte) Math.rint(v / 0x1p-9);
+    int e = Math.getExponent(v);
+    return (byte) (((e + 7) << 3) | (int) Math.rint((v / Math.scalb(1.0, e) - 1) * 8));
   }
 
   /** Against a brute-force search over the 126 positive finite values: nearest, ties to the even code. */
