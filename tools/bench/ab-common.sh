@@ -10,6 +10,13 @@ mkdir -p /tmp/jre; [ -x /tmp/jre/jre/bin/java ] || tar xJf .device/${JRE:-jre-sm
 J=${J:-/tmp/jre/jre/bin/java}
 JO=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g)
 
+# The 2-layer Llama-3-8B-shaped model (random bf16 weights, the demo tokenizer) at $M2, written when missing.
+M2=/dev/shm/m2l
+ab_m2() {
+  [ -f $M2/config.json ] || timeout 60 $J "${JO[@]}" -cp "$P/cli/lib/*:$P/tc" io.quire.backend.cuda.DummyModelVariant $M2 \
+    llama-3-8b num_hidden_layers=2 tokenizer=models/quire-demo/1 2>&1 | grep -v '^WARNING' | tail -1
+}
+
 # Writes /dev/shm/m7b and /dev/shm/m8b (random bf16 weights) where missing.
 ab_models() {
   for m in ${SHAPES:-7 8}; do

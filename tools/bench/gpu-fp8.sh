@@ -13,7 +13,6 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/bench/ab-common.sh
 OUT=${OUT:-/tmp/quire-out}; mkdir -p "$OUT"
-M2=/dev/shm/m2l
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 T0=$SECONDS
 run() { timeout "$1" $J "${JO[@]}" -cp "$P/cli/lib/*:$P/tc" "${@:2}" 2>&1 | grep -v '^WARNING'; }
@@ -27,7 +26,7 @@ if [ $part = check ]; then
       echo "sanitizer rc ${PIPESTATUS[0]}" ) > "$OUT/san.txt" 2>&1 &
     SP=$!
   fi
-  [ -f $M2/config.json ] || run 60 io.quire.backend.cuda.DummyModelVariant $M2 llama-3-8b num_hidden_layers=2 tokenizer=models/quire-demo/1 | tail -1
+  ab_m2
   for bi in 0 1; do
     echo "=== [$((SECONDS-T0))s] op checks, QUIRE_BATCH_INVARIANT=$bi"
     QUIRE_BATCH_INVARIANT=$bi run 200 io.quire.backend.cuda.CudaShortCheck /tmp/quire-fixtures > "$OUT/short$bi.txt"

@@ -12,11 +12,10 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tools/bench/ab-common.sh
 OUT=${OUT:-/tmp/quire-out}; mkdir -p "$OUT"
-M2=/dev/shm/m2l
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # run ENV TIMEOUT MAIN ARGS...: one test main with one environment switch
 run() { local e=$1 t=$2; shift 2; env "$e" timeout "$t" $J "${JO[@]}" -cp "$P/cli/lib/*:$P/tc" "$@" 2>&1 | grep -v '^WARNING'; }
-[ -f $M2/config.json ] || run X=0 60 io.quire.backend.cuda.DummyModelVariant $M2 llama-3-8b num_hidden_layers=2 tokenizer=models/quire-demo/1 | tail -1
+ab_m2
 echo "=== op checks and llama3-tiny vs HF, batch-invariant"
 run QUIRE_BATCH_INVARIANT=1 150 io.quire.backend.cuda.CudaShortCheck /tmp/quire-fixtures | tail -6
 echo "=== matmul rows against the batch around them"
