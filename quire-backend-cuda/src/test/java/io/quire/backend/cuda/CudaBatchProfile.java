@@ -19,7 +19,9 @@ import java.util.regex.Pattern;
  * The KV cache is zeroed, not prefilled: attention reads the same bytes whatever they hold, so each
  * decode row simply starts at {@code context}. Cases: {@code decode:B} (B sequences, one token each,
  * context C growing by one per step) and {@code mixed:P:D} (a first prefill chunk of P tokens of a
- * new sequence after D decode rows at context C; D + 1 logit rows). Per launch label: us/call,
+ * new sequence after D decode rows at context C; D + 1 logit rows) and {@code prefill:N:P[:D]} (first
+ * chunks of P tokens of N new sequences after D decode rows, as the offline benchmark's prefill steps
+ * are; D + N logit rows). Per launch label: us/call,
  * calls/step, share, and for cuBLAS/gemv labels (NxK) the TFLOP/s at M = the step's rows (logit rows
  * for the lm_head), for attn_split the KV bytes read per call (the sum of context lengths times
  * 2 x kv heads x head dim x 2 bytes) per second.
@@ -45,15 +47,17 @@ public final class CudaBatchProfile {
       DummyWeights.write(dir, DummyWeights.preset(args[4]), 0, 2L << 30);
       System.out.printf("wrote %s (%s) in %.1f s%n", dir, args[4], (System.nanoTime() - w0) / 1e9);
     }
-    int maxTokens = 256, maxRows = 256, maxSeqs = 256;
+    int maxTokens = 256, maxRows = 256, maxSeqs = 256, maxPrefill = 0;
     for (String c : cases) {
       String[] p = c.split(":");
-      int n = p[0].equals("mixed") ? Integer.parseInt(p[1]) + Integer.parseInt(p[2]) : Integer.parseInt(p[1]);
-      maxTokens = Math.max(maxTokens, n);
-      maxSeqs = Math.max(maxSeqs, p[0].equals("mixed") ? Integer.parseInt(p[2]) + 1 : n);
+      int[] c3 = shape(p);
+      maxTokens = Math.max(maxTokens, c3[0] + c3[1] * c3[2]);
+      maxSeqs = Math.max(maxSeqs, c3[0] + c3[1]);
+      maxRows = Math.max(maxRows, c3[0] + c3[1]);
+      maxPrefill = Math.max(maxPrefill, c3[2]);
     }
     int steps = 4 + profiled + 5;
-    int perSeq = (Math.max(context + steps + 8, 600) + BS - 1) / BS;
+    int perSeq = (Math.max(Math.max(context + steps + 8, 600), maxPrefill) + BS - 1) / BS;
     try (CudaBackend gpu = new CudaBackend()) {
       long t0 = System.nanoTime();
       try (LlamaModel model = LlamaModel.load(dir, gpu, maxTokens, maxRows)) {
@@ -67,21 +71,28 @@ public final class CudaBatchProfile {
           int[][] tables = new int[maxSeqs][perSeq];
           for (int s = 0; s < maxSeqs; s++) for (int j = 0; j < perSeq; j++) tables[s][j] = s * perSeq + j;
           for (String c : cases) {
-            String[] p = c.split(":");
-            if (p[0].equals("decode")) {
-              profile(gpu, model, cache, tables, Integer.parseInt(p[1]), 0, context, profiled);
-            } else {
-              profile(gpu, model, cache, tables, Integer.parseInt(p[2]), Integer.parseInt(p[1]), context, profiled);
-            }
+            int[] c3 = shape(c.split(":"));
+            profile(gpu, model, cache, tables, c3[0], c3[1], c3[2], context, profiled);
           }
         }
       }
     }
   }
 
-  /** Decode rows 0..d-1 at context ctx + step, then (if prefill > 0) request d's first chunk of prefill tokens. */
-  private static BatchMetadata step(int d, int prefill, int ctx, int vocab, int[][] tables, int salt) {
-    int t = d + prefill, reqs = d + (prefill > 0 ? 1 : 0);
+  /** A case as {decode rows, prefill sequences, prefill tokens each}. */
+  private static int[] shape(String[] p) {
+    return switch (p[0]) {
+      case "decode" -> new int[] {Integer.parseInt(p[1]), 0, 0};
+      case "mixed" -> new int[] {Integer.parseInt(p[2]), 1, Integer.parseInt(p[1])};
+      case "prefill" -> new int[] {p.length > 3 ? Integer.parseInt(p[3]) : 0, Integer.parseInt(p[1]), Integer.parseInt(p[2])};
+      default -> throw new IllegalArgumentException("case " + String.join(":", p) + ": decode:B, mixed:P:D or prefill:N:P[:D]");
+    };
+  }
+
+  /** Decode rows 0..d-1 at context ctx + step, then requests d..d+np-1's first chunks of prefill tokens each. */
+  private static BatchMetadata step(int d, int np, int prefill, int ctx, int vocab, int[][] tables, int salt) {
+    if (prefill == 0) np = 0;
+    int t = d + np * prefill, reqs = d + np;
     int[] ids = new int[t], pos = new int[t], slots = new int[t], qsl = new int[reqs + 1], lens = new int[reqs];
     int[] logits = new int[reqs];
     int[][] bt = new int[reqs][];
@@ -94,48 +105,51 @@ public final class CudaBatchProfile {
       logits[s] = s;
       bt[s] = tables[s];
     }
-    if (prefill > 0) {
+    for (int r = d; r < reqs; r++) {
+      int base = d + (r - d) * prefill;
       for (int i = 0; i < prefill; i++) {
-        ids[d + i] = (int) (((i + 7L) * 40503L) % vocab);
-        pos[d + i] = i;
-        slots[d + i] = tables[d][i / BS] * BS + i % BS;
+        ids[base + i] = (int) (((i + 7L + r) * 40503L) % vocab);
+        pos[base + i] = i;
+        slots[base + i] = tables[r][i / BS] * BS + i % BS;
       }
-      qsl[reqs] = t;
-      lens[d] = prefill;
-      logits[d] = t - 1;
-      bt[d] = tables[d];
+      qsl[r + 1] = base + prefill;
+      lens[r] = prefill;
+      logits[r] = base + prefill - 1;
+      bt[r] = tables[r];
     }
     return new BatchMetadata(ids, pos, qsl, lens, slots, bt, logits, BS);
   }
 
-  private static void profile(CudaBackend gpu, LlamaModel model, KvCache cache, int[][] tables, int d, int prefill,
-      int context, int profiled) {
+  private static void profile(CudaBackend gpu, LlamaModel model, KvCache cache, int[][] tables, int d, int np,
+      int prefill, int context, int profiled) {
     var cfg = model.config();
     int vocab = cfg.vocabSize();
-    int rows = d + (prefill > 0 ? 1 : 0), t = d + prefill;
+    if (prefill == 0) np = 0;
+    int rows = d + np, t = d + np * prefill;
     int[] out = new int[rows];
-    String what = prefill > 0
-        ? String.format("mixed step: %d-token first prefill chunk + %d decode rows at context ~%d (%d tokens, %d logit rows)",
-            prefill, d, context, t, rows)
+    String what = np > 0
+        ? String.format("mixed step: %d x %d-token first prefill chunks + %d decode rows at context ~%d (%d tokens, %d logit rows)",
+            np, prefill, d, context, t, rows)
         : String.format("decode step: %d sequences at context ~%d", d, context);
     int ctx = context;
-    for (int w = 0; w < 4; w++) run(gpu, model, cache, step(d, prefill, ctx++, vocab, tables, w), out);
+    for (int w = 0; w < 4; w++) run(gpu, model, cache, step(d, np, prefill, ctx++, vocab, tables, w), out);
     // unprofiled wall clock
     int plain = 5;
     long s0 = System.nanoTime();
-    for (int w = 0; w < plain; w++) run(gpu, model, cache, step(d, prefill, ctx++, vocab, tables, w), out);
+    for (int w = 0; w < plain; w++) run(gpu, model, cache, step(d, np, prefill, ctx++, vocab, tables, w), out);
     double wall = (System.nanoTime() - s0) / 1e6 / plain;
     int from = ctx;
     gpu.startProfile();
     long p0 = System.nanoTime();
-    for (int w = 0; w < profiled; w++) run(gpu, model, cache, step(d, prefill, ctx++, vocab, tables, w), out);
+    for (int w = 0; w < profiled; w++) run(gpu, model, cache, step(d, np, prefill, ctx++, vocab, tables, w), out);
     double pwall = (System.nanoTime() - p0) / 1e6 / profiled;
     String rep = gpu.profileReport(profiled);
     gpu.stopProfile();
     double avgCtx = (from + ctx - 1) / 2.0;
     // KV bytes one attention launch reads: sum over rows of (context) x kv heads x head dim x 2 (K,V) x 2 bytes
     // distinct KV bytes one attention launch reads: context positions x kv heads x head dim x 2 (K,V) x 2 bytes
-    double kvBytes = ((double) d * avgCtx + prefill) * cfg.numKvHeads() * cfg.headDim() * 4.0;
+    double kvBytes = ((double) d * avgCtx + (double) np * prefill) * cfg.numKvHeads() * cfg.headDim() * 2.0
+        * (FixtureChecks.kvDtype() == io.quire.spi.DType.FP8_E4M3 ? 1 : 2);
     System.out.printf("%n=== %s, %s%n", what, gpu.deviceName());
     System.out.printf("wall %.2f ms/step unprofiled (mean of %d), %.2f ms/step while profiling (%d steps, context %d..%d)%n",
         wall, plain, pwall, profiled, from, ctx - 1);
