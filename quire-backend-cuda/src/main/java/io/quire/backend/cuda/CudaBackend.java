@@ -1047,6 +1047,11 @@ public final class CudaBackend implements Backend {
       return;
     }
     flush();
+    if (n % 8 == 0 && (g.ptr() & 15) == 0 && (o.ptr() & 15) == 0) {
+      long total = (long) g.rows() * (n / 8);
+      launch3("silu_mul", "silu_mul8", (int) ceilDiv(total, 256), 1, 1, 256, g.ptr(), o.ptr(), n / 8, total);
+      return;
+    }
     launch("silu_mul", (n + 255) / 256, g.rows(), 256, g.ptr(), o.ptr(), n);
   }
 
@@ -1070,8 +1075,17 @@ public final class CudaBackend implements Backend {
         && vs.ptr() != p.q().ptr() && vs.ptr() != ks.ptr()) {
       pendRope = null;
       CudaRope r = p.rope();
-      launch(c.fp8() ? "rope_write_kv_fp8" : "rope_write_kv", t, ropeBlocks(p.q().cols() / r.headDim, ks.cols() / r.headDim, r.headDim), 128, p.q().ptr(), ks.ptr(), vs.ptr(), b.positions, r.cos, r.sin, r.invFreq,
-          r.maxPositions, p.q().cols() / r.headDim, ks.cols() / r.headDim, r.headDim, kp, vp, b.slotMapping);
+      int qh = p.q().cols() / r.headDim, kh = ks.cols() / r.headDim;
+      String name = c.fp8() ? "rope_write_kv_fp8" : "rope_write_kv";
+      if (r.headDim % 16 == 0 && ((p.q().ptr() | ks.ptr() | vs.ptr() | kp | vp | r.cos | r.sin) & 15) == 0) {
+        int units = (qh + kh) * (r.headDim / 16) + kh * r.headDim / 8;  // 8-pair rotations, then 8-value copies of v
+        launch3(name, c.fp8() ? "rope_write_kv8_fp8" : "rope_write_kv8", t, (int) Math.min(256, ceilDiv(units, 128)), 1,
+            128, p.q().ptr(), ks.ptr(), vs.ptr(), b.positions, r.cos, r.sin, r.invFreq, r.maxPositions, qh, kh,
+            r.headDim, kp, vp, b.slotMapping);
+        return;
+      }
+      launch(name, t, ropeBlocks(qh, kh, r.headDim), 128, p.q().ptr(), ks.ptr(), vs.ptr(), b.positions, r.cos, r.sin,
+          r.invFreq, r.maxPositions, qh, kh, r.headDim, kp, vp, b.slotMapping);
       return;
     }
     flush();

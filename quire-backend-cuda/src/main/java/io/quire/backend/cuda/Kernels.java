@@ -35,8 +35,8 @@ final class Kernels {
       Map.entry("embedding.cu", List.of("embedding")),
       Map.entry("rmsnorm.cu", List.of("rms_norm", "add_rms_norm", "rms_norm_v", "add_rms_norm_v")),
       Map.entry("head_rmsnorm.cu", List.of("head_rms_norm")),
-      Map.entry("rope.cu", List.of("rope", "rope_write_kv", "rope_write_kv_fp8")),
-      Map.entry("silu_mul.cu", List.of("silu_mul")),
+      Map.entry("rope.cu", List.of("rope", "rope_write_kv", "rope_write_kv_fp8", "rope_write_kv8", "rope_write_kv8_fp8")),
+      Map.entry("silu_mul.cu", List.of("silu_mul", "silu_mul8")),
       Map.entry("write_kv.cu", List.of("write_kv", "write_kv_fp8")),
       Map.entry("paged_attention.cu", List.of("paged_attention")),
       Map.entry("attention_split.cu", List.of("attn_split", "attn_reduce")),
@@ -80,7 +80,7 @@ final class Kernels {
     }
     for (int d : new int[] {64, 128}) {
       m.put("attn_dec" + d, decSmem(d, false, 2));
-      m.put("attn_dec" + d + "_fp8", decSmem(d, true, 3));
+      m.put("attn_dec" + d + "_fp8", decSmem(d, true, 2));
     }
     for (String k : GemmBiShape.KERNELS) m.put(k, GemmBiShape.of(k).smemBytes());
     return Map.copyOf(m);

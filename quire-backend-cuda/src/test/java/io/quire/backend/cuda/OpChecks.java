@@ -111,6 +111,10 @@ final class OpChecks {
         }
       }
       c.ropeWriteKv(128, 8, 2);
+      c.ropeWriteKv(64, 32, 32, false, 61);  // positions past the 64-position table (angles computed)
+      c.ropeWriteKv(40, 4, 2);               // head_dim % 16 != 0: the one-pair-a-thread kernel
+      c.siluMul(37, 11008);
+      c.siluMul(3, 1004);                    // n % 8 != 0: the one-column kernel
       if (gpu.supportsKvCacheDType(DType.FP8_E4M3)) {  // kv_cache_dtype fp8: the CPU reads e4m3-rounded K/V
         c.attention(8, 2, 128, new int[] {37, 35, 9, 700}, new int[] {1, 20, 9, 1}, true);
         c.attention(4, 4, 64, new int[] {1, 16, 17, 50}, new int[] {1, 16, 5, 50}, true);
@@ -119,6 +123,7 @@ final class OpChecks {
         c.attention(32, 8, 128, many, ones, true);
         c.attention(32, 8, 128, new int[] {300, 40}, new int[] {300, 1}, true);
         c.ropeWriteKv(128, 8, 2, true);
+        c.ropeWriteKv(128, 32, 32, true, 61);
       }
       c.gather();
     } finally {
@@ -323,10 +328,16 @@ final class OpChecks {
    * bf16 k (and of v), and the CPU's attention reads the e4m3-rounded rotated k and v.
    */
   void ropeWriteKv(int hd, int qh, int kh, boolean fp8) {
-    String label = "rope + writeKv hd " + hd + (fp8 ? " fp8 cache" : "");
+    ropeWriteKv(hd, qh, kh, fp8, 0);
+  }
+
+  /** As above, the 5 tokens at positions p0 .. p0 + 4 for rope (a 64-position table). */
+  void ropeWriteKv(int hd, int qh, int kh, boolean fp8, int p0) {
+    String label = "rope + writeKv hd " + hd + " " + qh + "/" + kh + " heads" + (fp8 ? " fp8 cache" : "")
+        + (p0 > 0 ? " positions " + p0 + ".." + (p0 + 4) : "");
     guard(label, () -> {
       int t = 5, bs = 16;
-      int[] pos = {0, 1, 2, 3, 4};
+      int[] pos = {p0, p0 + 1, p0 + 2, p0 + 3, p0 + 4};
       float[] inv = new float[hd / 2];
       for (int i = 0; i < inv.length; i++) inv[i] = (float) (1 / Math.pow(500000, 2.0 * i / hd));
       float[] q = randn(t * qh * hd, 1), kk = randn(t * kh * hd, 1), vv = randn(t * kh * hd, 1);

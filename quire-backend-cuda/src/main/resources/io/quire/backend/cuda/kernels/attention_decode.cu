@@ -47,7 +47,11 @@ __device__ __forceinline__ void attn_dec_body(
   constexpr int KS = D / 16;        // k-steps of S^T over the head dimension
   constexpr int MT = D / 16;        // m-tiles of O^T
   constexpr int CH = D * ESZ / 16;  // 16-byte chunks of a key row
-  constexpr int KPI = 128 / CH;     // keys per pass of the 128 threads
+  // Loads: each warp copies its own 16 keys of a tile and waits for them alone (no block barrier in the
+  // loop). (The whole block copying each tile, with a barrier per tile, ran at the same speed: 512 rows of
+  // the Llama-2-7B shape, fp8, 21.45 against 21.46-21.47 ms/step on an H200.)
+  constexpr int KP = 32 / CH;           // keys per pass of a warp
+  constexpr int NPASS = DEC_KW / KP;    // passes per tile
   extern __shared__ __align__(16) unsigned char smem[];
   typedef unsigned char Tile[DEC_BN][ROW];
   Tile* sk = reinterpret_cast<Tile*>(smem);
@@ -66,23 +70,33 @@ __device__ __forceinline__ void attn_dec_body(
   const int* table = block_tables + (size_t)r * max_blocks;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, c = lane & 3;
   const size_t row_stride = (size_t)num_kv_heads * D;
-  const int ch = tid % CH, key0 = tid / CH;
+  const int ch = lane % CH, key0 = warp * DEC_KW + lane / CH;
   const size_t col = (size_t)kvh * D + ch * (16 / ESZ);
   const int bs_shift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
   pdl_wait();  // q and this token's own key come from the kernels before
 
+  // A thread copies 16-byte chunk ch of keys key0, key0 + KP, ... of each tile. The shared addresses, the
+  // column's pointers and the row stride in bytes are set up once: with a power-of-two block size a key
+  // costs a table read, a 32-bit slot and one wide multiply. (Computed per key in 64 bits, with generic to
+  // shared conversions, the loads were ~40 instructions a key; Nsight Compute had this kernel's ALU pipe
+  // the busiest, 69% at base clocks. 512 rows of the Llama-2-7B shape, fp8: 20.64-20.67 against
+  // 20.90-20.91 ms/step on an H200.)
+  const unsigned sk0 = smem_addr(&sk[0][key0][ch * 16]), sv0 = smem_addr(&sv[0][key0][ch * 16]);
+  const unsigned char* kcol = static_cast<const unsigned char*>(k_cache) + col * ESZ;
+  const unsigned char* vcol = static_cast<const unsigned char*>(v_cache) + col * ESZ;
+  const unsigned rs_bytes = (unsigned)(row_stride * ESZ);
   auto load_tile = [&](int tile, int buf) {
     const int p0 = kbeg + tile * DEC_BN;
 #pragma unroll
-    for (int key = key0; key < DEC_BN; key += KPI) {
-      const int pos = p0 + key;
+    for (int j = 0; j < NPASS; j++) {
+      const int pos = p0 + key0 + j * KP;
       const bool ok = pos < kend;
-      size_t off = 0;
-      if (ok) {
-        off = kv_slot(table, pos, block_size, bs_shift) * row_stride + col;
-      }
-      cp_async16(&sk[buf][key][ch * 16], static_cast<const KV*>(k_cache) + off, ok);
-      cp_async16(&sv[buf][key][ch * 16], static_cast<const KV*>(v_cache) + off, ok);
+      const int pc = ok ? pos : kbeg;  // a valid position for the (unused) address of a zero-fill
+      const size_t off = bs_shift >= 0 ? (size_t)kv_slot32(table, pc, bs_shift) * rs_bytes
+                                       : kv_slot(table, pc, block_size, bs_shift) * rs_bytes;
+      const unsigned so = (unsigned)(buf * DEC_BN + j * KP) * ROW;
+      cp_async16s(sk0 + so, kcol + off, ok);
+      cp_async16s(sv0 + so, vcol + off, ok);
     }
   };
 
@@ -126,7 +140,7 @@ __device__ __forceinline__ void attn_dec_body(
     if (tile + STAGES - 1 < ntiles) load_tile(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
     cp_async_commit();
     cp_async_wait<STAGES - 1>();
-    __syncthreads();
+    __syncwarp();
     const int kw = warp * DEC_KW;
     const int pbase = kbeg + tile * DEC_BN + kw;
     if (pbase < kend) {  // warp-uniform: a warp whose keys are all past the end only helped load
@@ -243,8 +257,9 @@ __device__ __forceinline__ void attn_dec_body(
         }
       }
     }
-    __syncthreads();  // the next iteration's loads overwrite this stage
+    __syncwarp();  // the warp's next loads overwrite this stage
   }
+  __syncthreads();  // the epilogue below reuses every warp's stages
 
   // Row sums over the 8 lanes (g) sharing c.
 #pragma unroll
@@ -311,8 +326,8 @@ __device__ __forceinline__ void attn_dec_body(
   }
 }
 
-#define ATTN_DEC(NAME, D, STAGES, F8)                                                                              \
-  extern "C" __global__ void __launch_bounds__(128, 4) NAME(                                                       \
+#define ATTN_DEC(NAME, D, STAGES, F8, MINB)                                                                        \
+  extern "C" __global__ void __launch_bounds__(128, MINB) NAME(                                                   \
       const bf16* __restrict__ q, const void* __restrict__ k_cache, const void* __restrict__ v_cache,              \
       bf16* __restrict__ out, float* __restrict__ part_o, float* __restrict__ part_ml,                             \
       const int* __restrict__ tokens, const int* __restrict__ token_req, const int* __restrict__ query_start,      \
@@ -323,11 +338,16 @@ __device__ __forceinline__ void attn_dec_body(
                                  num_splits, scale);                                                               \
   }
 
-// attn_dec<D>: bf16 cache, two stages; attn_dec<D>_fp8: e4m3 cache, three stages (shared memory: 2 x STAGES x
-// 64 x DecRow<D, F8>::BYTES, dynamic). Measured on an H200, Llama-2-7B shape, 256 decode rows at context
-// ~600: bf16 2 stages 20.26 ms/step of attention, 3 stages 22.27; fp8 2 stages 11.47-11.53, 3 stages
-// 11.54-11.65, 4 stages 12.91-12.93, 5 stages 16.39-16.42 (more stages, fewer blocks per multiprocessor).
-ATTN_DEC(attn_dec64, 64, 2, false)
-ATTN_DEC(attn_dec128, 128, 2, false)
-ATTN_DEC(attn_dec64_fp8, 64, 3, true)
-ATTN_DEC(attn_dec128_fp8, 128, 3, true)
+// attn_dec<D>: bf16 cache, two stages, 4 blocks per multiprocessor by registers (3 fit by shared memory at
+// D = 128); attn_dec<D>_fp8: e4m3 cache, two stages, 6 blocks (registers capped at 80 at D = 128, no
+// spills; shared memory 2 x STAGES x 64 x DecRow<D, F8>::BYTES, dynamic). Measured on an H200, Llama-2-7B
+// shape, 256 decode rows at context ~600: bf16 2 stages 20.26 ms/step of attention, 3 stages 22.27; fp8
+// at 4 blocks 2 stages 11.47-11.53, 3 stages 11.54-11.65, 4 stages 12.91-12.93, 5 stages 16.39-16.42;
+// fp8 2 stages at 6 blocks 10.81-10.82 against 11.40-11.43 (3 stages, 4 blocks), 512 rows 20.98-20.99
+// against 22.59-22.65. Tried: two S accumulators (halving the k-steps' mma chain), no change (11.43); the
+// e4m3 bytes moved into f16 fields with integer ops (prmt, shifts; values scaled by 2^-8) instead of
+// cvt.f16x2.e4m3x2, slower (512 rows 22.85 against 20.92 ms).
+ATTN_DEC(attn_dec64, 64, 2, false, 4)
+ATTN_DEC(attn_dec128, 128, 2, false, 4)
+ATTN_DEC(attn_dec64_fp8, 64, 2, true, 6)
+ATTN_DEC(attn_dec128_fp8, 128, 2, true, 6)

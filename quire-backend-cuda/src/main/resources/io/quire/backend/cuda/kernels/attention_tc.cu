@@ -101,6 +101,20 @@ __device__ __forceinline__ void attn_block(
   const int ch = tid % CH, key0 = tid / CH;
   const size_t col = (size_t)kvh * D + ch * (16 / ESZ);
   const int bs_shift = (block_size & (block_size - 1)) == 0 ? __ffs(block_size) - 1 : -1;
+  // Shared addresses, the column's pointers and the row stride in bytes are set up once; with a
+  // power-of-two block size a key's address is a table read, a 32-bit slot and one wide multiply.
+  constexpr unsigned SROW = F8 ? D + 16 : (D + 8) * 2;  // bytes per key row of a stage (Smem's L8, LD)
+  unsigned sk0, sv0;
+  if constexpr (F8) {
+    sk0 = smem_addr(&sm.k8[0][key0][ch * 16]);
+    sv0 = smem_addr(&sm.v8[0][key0][ch * 16]);
+  } else {
+    sk0 = smem_addr(&sm.k[0][key0][ch * 8]);
+    sv0 = smem_addr(&sm.v[0][key0][ch * 8]);
+  }
+  const unsigned char* kcol = static_cast<const unsigned char*>(k_cache) + col * ESZ;
+  const unsigned char* vcol = static_cast<const unsigned char*>(v_cache) + col * ESZ;
+  const unsigned rs_bytes = (unsigned)(row_stride * ESZ);
   auto load_tile = [&](int tile, int buf, int part) {
     const int p0 = kbeg + tile * BN;
 #pragma unroll
@@ -108,19 +122,12 @@ __device__ __forceinline__ void attn_block(
       const int pos = p0 + key;
       if (part != 0 && (pos == newpos) != (part == 2)) continue;
       const bool ok = pos < kend;
-      size_t off = 0;
-      if (ok) {
-        off = kv_slot(table, pos, block_size, bs_shift) * row_stride + col;
-      }
-      const KV* ksrc = static_cast<const KV*>(k_cache) + off;
-      const KV* vsrc = static_cast<const KV*>(v_cache) + off;
-      if constexpr (F8) {
-        cp_async16(&sm.k8[buf][key][ch * 16], ksrc, ok);
-        cp_async16(&sm.v8[buf][key][ch * 16], vsrc, ok);
-      } else {
-        cp_async16(&sm.k[buf][key][ch * 8], ksrc, ok);
-        cp_async16(&sm.v[buf][key][ch * 8], vsrc, ok);
-      }
+      const int pc = ok ? pos : 0;  // a valid position for the (unused) address of a zero-fill
+      const size_t off = bs_shift >= 0 ? (size_t)kv_slot32(table, pc, bs_shift) * rs_bytes
+                                       : kv_slot(table, pc, block_size, bs_shift) * rs_bytes;
+      const unsigned so = (unsigned)(buf * BN + key - key0) * SROW;
+      cp_async16s(sk0 + so, kcol + off, ok);
+      cp_async16s(sv0 + so, vcol + off, ok);
     }
   };
   if constexpr (PRE) {
@@ -205,12 +212,24 @@ __device__ __forceinline__ void attn_block(
 #pragma unroll
     for (int nt = 0; nt < NT; nt++) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-      const bf16* krow = &sm.k[cb][key0 + nt * 8 + (lane >> 2)][(lane & 3) * 2];
+      if constexpr (KS % 2 == 0 && WM > 1) {  // (decode blocks keep 32-bit loads: ldmatrix made decode2_tc128 spill)
+        // ldmatrix: matrices (keys nt*8.., dims 16ks + 0 | 8 | 16 | 24) are the B fragments of k-steps ks, ks+1.
+        const bf16* krow = &sm.k[cb][key0 + nt * 8 + (lane & 7)][(lane >> 3) * 8];
 #pragma unroll
-      for (int ks = 0; ks < KS; ks++) {
-        unsigned b0 = *reinterpret_cast<const unsigned*>(krow + ks * 16);
-        unsigned b1 = *reinterpret_cast<const unsigned*>(krow + ks * 16 + 8);
-        mma16816x<F8>(s[nt], qa[ks], b0, b1);
+        for (int ks = 0; ks < KS; ks += 2) {
+          unsigned b[4];
+          ldsm_x4(b, krow + ks * 16);
+          mma16816x<F8>(s[nt], qa[ks], b[0], b[1]);
+          mma16816x<F8>(s[nt], qa[ks + 1], b[2], b[3]);
+        }
+      } else {
+        const bf16* krow = &sm.k[cb][key0 + nt * 8 + (lane >> 2)][(lane & 3) * 2];
+#pragma unroll
+        for (int ks = 0; ks < KS; ks++) {
+          unsigned b0 = *reinterpret_cast<const unsigned*>(krow + ks * 16);
+          unsigned b1 = *reinterpret_cast<const unsigned*>(krow + ks * 16 + 8);
+          mma16816x<F8>(s[nt], qa[ks], b0, b1);
+        }
       }
     }
     // Mask, scale, running max.
@@ -317,6 +336,25 @@ __device__ __forceinline__ void attn_block(
   l_a += __shfl_xor_sync(0xffffffffu, l_a, 2);
   l_b += __shfl_xor_sync(0xffffffffu, l_b, 1);
   l_b += __shfl_xor_sync(0xffffffffu, l_b, 2);
+
+  // Prefill (WM = 4): a warp's rows are all its own, so its lanes write them straight from the
+  // accumulators, two dims (one bf16 pair) a store.
+  if constexpr (WM > 1) {
+    const int c0 = (lane & 3) * 2;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int row = half ? rb : ra;
+      if (row >= rows) continue;
+      const float l = half ? l_b : l_a;
+      bf16* orow = out + ((size_t)(tok0 + row / nh) * num_heads + h0 + row % nh) * D + c0;
+#pragma unroll
+      for (int i = 0; i < DT; i++) {
+        const float x0 = l > 0.f ? o[i][2 * half] / l : 0.f, x1 = l > 0.f ? o[i][2 * half + 1] / l : 0.f;
+        *reinterpret_cast<unsigned*>(orow + i * 8) = (unsigned)f2bf(x0) | ((unsigned)f2bf(x1) << 16);
+      }
+    }
+    return;
+  }
 
   // Epilogue through shared memory (the K/V buffers are free: every cp.async group has been waited on
   // and the loop ended on a barrier). so[wk][row][d], rows of this warp at wm * 16.
@@ -472,7 +510,7 @@ __device__ __forceinline__ void attn_decode_body(
 // attn_decode_tc<D>: 3 stages (dynamic shared memory); attn_decode2_tc<D>: 2 stages (static). SUF _fp8:
 // the e4m3 cache.
 #define ATTN_TC(D, F8, SUF)                                                                                        \
-  extern "C" __global__ void __launch_bounds__(NTHREADS) attn_prefill_tc##D##SUF(                                  \
+  extern "C" __global__ void __launch_bounds__(NTHREADS, 3) attn_prefill_tc##D##SUF(                                \
       const bf16* __restrict__ q, const void* __restrict__ k_cache, const void* __restrict__ v_cache,              \
       bf16* __restrict__ out, const int* __restrict__ items, const int* __restrict__ query_start,                  \
       const int* __restrict__ seq_lens, const int* __restrict__ block_tables, int max_blocks, int block_size,      \

@@ -69,6 +69,16 @@ __device__ __forceinline__ fp8 f2e4m3(float x) { return (fp8)(f32x2_to_e4m3x2(x,
 __device__ __forceinline__ void store_kv(bf16* p, size_t i, bf16 v) { p[i] = v; }
 __device__ __forceinline__ void store_kv(fp8* p, size_t i, bf16 v) { p[i] = f2e4m3(bf2f(v)); }
 
+// Eight values of a bf16 row (u, the low half first) into a KV cache row: bf16 16 bytes, fp8 8 bytes, each
+// value rounded as store_kv does. p is 16-byte (bf16) or 8-byte (fp8) aligned.
+__device__ __forceinline__ void store_kv8(bf16* p, uint4 u) { *reinterpret_cast<uint4*>(p) = u; }
+__device__ __forceinline__ void store_kv8(fp8* p, uint4 u) {
+  uint2 r;
+  r.x = f32x2_to_e4m3x2(bf2f(u.x & 0xffffu), bf2f(u.x >> 16)) | ((unsigned)f32x2_to_e4m3x2(bf2f(u.y & 0xffffu), bf2f(u.y >> 16)) << 16);
+  r.y = f32x2_to_e4m3x2(bf2f(u.z & 0xffffu), bf2f(u.z >> 16)) | ((unsigned)f32x2_to_e4m3x2(bf2f(u.w & 0xffffu), bf2f(u.w >> 16)) << 16);
+  *reinterpret_cast<uint2*>(p) = r;
+}
+
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -121,6 +131,11 @@ __device__ __forceinline__ uint4 pack_bf16x8(const float* f) {
 __device__ __forceinline__ size_t kv_slot(const int* __restrict__ table, int pos, int block_size, int bs_shift) {
   return bs_shift >= 0 ? ((size_t)table[pos >> bs_shift] << bs_shift) | (size_t)(pos & (block_size - 1))
                        : (size_t)table[pos / block_size] * block_size + pos % block_size;
+}
+
+// kv_slot in 32 bits (slots < 2^31: the pool's token count), for a power-of-two block_size.
+__device__ __forceinline__ unsigned kv_slot32(const int* __restrict__ table, int pos, int bs_shift) {
+  return ((unsigned)table[pos >> bs_shift] << bs_shift) | (unsigned)(pos & ((1 << bs_shift) - 1));
 }
 
 __device__ __forceinline__ int split_chunk(int ctx, int num_splits) {
