@@ -92,18 +92,18 @@ __device__ __forceinline__ void rope_write_kv_body(bf16* q, bf16* k, const bf16*
   }
 }
 
-#define ROPE_WRITE_KV(NAME, C)                                                                                    \
+// The kernels' common signature; BODY is rope_write_kv_body or rope_write_kv8_body (below).
+#define ROPE_WRITE_KV(NAME, BODY, C)                                                                              \
   extern "C" __global__ void NAME(bf16* q, bf16* k, const bf16* __restrict__ v, const int* __restrict__ positions, \
                                   const float* __restrict__ cos_t, const float* __restrict__ sin_t,               \
                                   const float* __restrict__ inv_freq, int max_pos, int q_heads, int k_heads,      \
                                   int head_dim, C* __restrict__ k_cache, C* __restrict__ v_cache,                 \
                                   const int* __restrict__ slots) {                                                \
-    rope_write_kv_body(q, k, v, positions, cos_t, sin_t, inv_freq, max_pos, q_heads, k_heads, head_dim, k_cache,  \
-                       v_cache, slots);                                                                           \
+    BODY(q, k, v, positions, cos_t, sin_t, inv_freq, max_pos, q_heads, k_heads, head_dim, k_cache, v_cache, slots); \
   }
 
-ROPE_WRITE_KV(rope_write_kv, bf16)
-ROPE_WRITE_KV(rope_write_kv_fp8, fp8)
+ROPE_WRITE_KV(rope_write_kv, rope_write_kv_body, bf16)
+ROPE_WRITE_KV(rope_write_kv_fp8, rope_write_kv_body, fp8)
 
 // rope_write_kv in 16-byte pieces (rope_write_kv8, rope_write_kv8_fp8): a thread rotates 8 pairs (i .. i+7,
 // i + d/2 ..) of one head, or copies 8 values of v into the cache. Needs head_dim % 16 == 0 and 16-byte
@@ -171,15 +171,5 @@ __device__ __forceinline__ void rope_write_kv8_body(bf16* q, bf16* k, const bf16
   }
 }
 
-#define ROPE_WRITE_KV8(NAME, C)                                                                                   \
-  extern "C" __global__ void NAME(bf16* q, bf16* k, const bf16* __restrict__ v, const int* __restrict__ positions, \
-                                  const float* __restrict__ cos_t, const float* __restrict__ sin_t,               \
-                                  const float* __restrict__ inv_freq, int max_pos, int q_heads, int k_heads,      \
-                                  int head_dim, C* __restrict__ k_cache, C* __restrict__ v_cache,                 \
-                                  const int* __restrict__ slots) {                                                \
-    rope_write_kv8_body(q, k, v, positions, cos_t, sin_t, inv_freq, max_pos, q_heads, k_heads, head_dim, k_cache, \
-                        v_cache, slots);                                                                          \
-  }
-
-ROPE_WRITE_KV8(rope_write_kv8, bf16)
-ROPE_WRITE_KV8(rope_write_kv8_fp8, fp8)
+ROPE_WRITE_KV(rope_write_kv8, rope_write_kv8_body, bf16)
+ROPE_WRITE_KV(rope_write_kv8_fp8, rope_write_kv8_body, fp8)
