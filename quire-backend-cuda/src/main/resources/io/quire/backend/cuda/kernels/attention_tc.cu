@@ -123,8 +123,7 @@ __device__ __forceinline__ void attn_block(
       if (part != 0 && (pos == newpos) != (part == 2)) continue;
       const bool ok = pos < kend;
       const int pc = ok ? pos : 0;  // a valid position for the (unused) address of a zero-fill
-      const size_t off = bs_shift >= 0 ? (size_t)kv_slot32(table, pc, bs_shift) * rs_bytes
-                                       : kv_slot(table, pc, block_size, bs_shift) * rs_bytes;
+      const size_t off = kv_row_offset(table, pc, block_size, bs_shift, rs_bytes);
       const unsigned so = (unsigned)(buf * BN + key - key0) * SROW;
       cp_async16s(sk0 + so, kcol + off, ok);
       cp_async16s(sv0 + so, vcol + off, ok);

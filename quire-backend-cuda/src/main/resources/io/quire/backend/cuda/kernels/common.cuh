@@ -122,22 +122,23 @@ __device__ __forceinline__ uint4 pack_bf16x8(const float* f) {
   return u;
 }
 
+// Byte offset of position pos's K (or V) row in a layer's cache, through a request's block table: the
+// slot times row_bytes. bs_shift = log2(block_size) when that is a power of two (always, in practice:
+// a shift and a mask, the slot in 32 bits since slots < 2^31, and one wide multiply), else -1 (an integer
+// division).
+__device__ __forceinline__ size_t kv_row_offset(const int* __restrict__ table, int pos, int block_size, int bs_shift,
+                                                unsigned row_bytes) {
+  if (bs_shift >= 0) {
+    const unsigned slot = ((unsigned)table[pos >> bs_shift] << bs_shift) | (unsigned)(pos & ((1 << bs_shift) - 1));
+    return (size_t)slot * row_bytes;
+  }
+  return ((size_t)table[pos / block_size] * block_size + pos % block_size) * row_bytes;
+}
+
 // Keys per split when a context of ctx keys is cut into num_splits chunks of whole 32-key tiles (the
 // tensor-core attention's tile): the later splits of a short context are empty. (A floor of 128 keys
 // per chunk was tried: no faster at batch 1 on an H200, 14.4 + 5.8 us per layer against 12.1 + 8.2,
 // and it moved where the reduction order changes, flipping a near-tie in the batch-invariance check.)
-// The cache slot of position pos through a request's block table; bs_shift = log2(block_size) when that is
-// a power of two (always, in practice: shift and mask instead of an integer division), else -1.
-__device__ __forceinline__ size_t kv_slot(const int* __restrict__ table, int pos, int block_size, int bs_shift) {
-  return bs_shift >= 0 ? ((size_t)table[pos >> bs_shift] << bs_shift) | (size_t)(pos & (block_size - 1))
-                       : (size_t)table[pos / block_size] * block_size + pos % block_size;
-}
-
-// kv_slot in 32 bits (slots < 2^31: the pool's token count), for a power-of-two block_size.
-__device__ __forceinline__ unsigned kv_slot32(const int* __restrict__ table, int pos, int bs_shift) {
-  return ((unsigned)table[pos >> bs_shift] << bs_shift) | (unsigned)(pos & ((1 << bs_shift) - 1));
-}
-
 __device__ __forceinline__ int split_chunk(int ctx, int num_splits) {
   return ((ctx + num_splits - 1) / num_splits + 31) & ~31;
 }
