@@ -49,11 +49,13 @@ public final class LlamaModel implements AutoCloseable {
     lmHead = c.tieWordEmbeddings() ? embed : w("lm_head.weight");
     for (int i = 0; i < c.numLayers(); i++) {
       boolean b = c.attentionBias(), n = c.qkNorm();
+      Tensor norm = w(LlamaWeights.layer(i, "input_layernorm.weight"));
+      Tensor[] qkv = qkv(i);
       layers.add(new Layer(
-          w(LlamaWeights.layer(i, "input_layernorm.weight")),
-          w(LlamaWeights.layer(i, "self_attn.q_proj.weight")),
-          w(LlamaWeights.layer(i, "self_attn.k_proj.weight")),
-          w(LlamaWeights.layer(i, "self_attn.v_proj.weight")),
+          norm,
+          qkv[0],
+          qkv[1],
+          qkv[2],
           b ? w(LlamaWeights.layer(i, "self_attn.q_proj.bias")) : null,
           b ? w(LlamaWeights.layer(i, "self_attn.k_proj.bias")) : null,
           b ? w(LlamaWeights.layer(i, "self_attn.v_proj.bias")) : null,
@@ -113,6 +115,16 @@ public final class LlamaModel implements AutoCloseable {
   private Tensor counted(Tensor weight) {
     weightBytes += (long) weight.rows() * weight.cols() * weight.dtype().bytes();
     return weight;
+  }
+
+  /** Layer i's q, k and v projections, stacked in one allocation where the backend can (see loadStacked). */
+  private Tensor[] qkv(int i) {
+    WeightData q = store.get(LlamaWeights.layer(i, "self_attn.q_proj.weight"));
+    WeightData k = store.get(LlamaWeights.layer(i, "self_attn.k_proj.weight"));
+    WeightData v = store.get(LlamaWeights.layer(i, "self_attn.v_proj.weight"));
+    Tensor[] t = backend.loadStacked(q, k, v);
+    for (Tensor x : t) counted(x);
+    return t;
   }
 
   /** gate and up stacked by rows, so one matmul yields [T, 2I] for siluMul. */

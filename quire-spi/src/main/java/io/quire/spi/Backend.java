@@ -22,6 +22,17 @@ public interface Backend extends AutoCloseable {
    */
   Tensor loadWeight(WeightData w);
 
+  /**
+   * Loads weights of one dtype and width as {@link #loadWeight} does, in order, stacked by rows in one
+   * allocation where the backend can (the tensors are views of it): matmuls of one input with them, like a
+   * layer's q, k and v projections, may then run as one. The default loads each on its own.
+   */
+  default Tensor[] loadStacked(WeightData... parts) {
+    Tensor[] out = new Tensor[parts.length];
+    for (int i = 0; i < parts.length; i++) out[i] = loadWeight(parts[i]);
+    return out;
+  }
+
   /** A zero-filled activation buffer. */
   Tensor allocate(DType dtype, int rows, int cols);
 

@@ -21,8 +21,10 @@ import io.quire.spi.WeightData;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.logging.Logger;
 
 /**
@@ -117,6 +119,17 @@ public final class CudaBackend implements Backend {
   private CudaTensor pendX;
   private int pendCount;
   private PendingRope pendRope;
+  // Batched matmuls (more than one row) of weights loaded by loadStacked that share their input, deferred
+  // like the GEMVs: a layer's q, k and v then run as one GEMM of the stacked weight into qkvWork, which
+  // rope_write_kv8_qkv reads (rotated q and k, and v, back into their buffers and K/V into the cache).
+  // cuBLAS runs a 4096-wide GEMM at M = 512 well below a 12288-wide one. Off with QUIRE_CUDA_FUSE=0 (all
+  // fusions) or QUIRE_CUDA_FUSE_QKV=0 (this one).
+  private final boolean fuseQkv = envFlag("QUIRE_CUDA_FUSE_QKV");
+  private final Set<Long> stackHeads = new HashSet<>();
+  private CudaTensor mmX;
+  private final CudaTensor[] mmW = new CudaTensor[3], mmOut = new CudaTensor[3];
+  private int mmCount;
+  private final DeviceBuffer qkvWork = new DeviceBuffer();
   private final DeviceBuffer attnWork = new DeviceBuffer();
   private MemorySegment pinned;
   private long pinnedBytes;
@@ -366,6 +379,9 @@ public final class CudaBackend implements Backend {
   /** Forgets deferred launches (recorded into an abandoned capture). */
   private void resetPending() {
     pendRope = null;
+    for (int i = 0; i < mmCount; i++) mmW[i] = mmOut[i] = null;
+    mmCount = 0;
+    mmX = null;
     for (int i = 0; i < pendCount; i++) pendW[i] = pendOut[i] = pendBias[i] = null;
     pendCount = 0;
     pendX = null;
@@ -449,8 +465,27 @@ public final class CudaBackend implements Backend {
 
   /** Launches whatever was deferred for fusion. */
   private void flush() {
+    flushMatmuls();
     flushGemv(null);
     flushRope();
+  }
+
+  /** Launches the deferred batched matmuls, one cuBLAS GEMM each. */
+  private void flushMatmuls() {
+    int n = mmCount;
+    mmCount = 0;
+    for (int i = 0; i < n; i++) {
+      gemm(mmX, mmW[i].ptr(), mmW[i].rows(), mmW[i].cols(), mmOut[i].ptr(), DType.BF16, mmX.rows(), false, "");
+      mmW[i] = mmOut[i] = null;
+    }
+    mmX = null;
+  }
+
+  /** out[t, n] = x[t, k] w[n, k]^T (+= out when accumulate) by cuBLAS. */
+  private void gemm(CudaTensor xs, long w, int n, int k, long out, DType odt, int t, boolean accumulate, String tag) {
+    if (profiler != null) profiler.before("cublas " + n + "x" + k + (odt == DType.F32 ? " f32" : "") + tag);
+    cublas.matmul(xs.ptr(), w, out, odt == DType.F32 ? Cublas.CUDA_R_32F : Cublas.CUDA_R_16BF, t, n, k, accumulate);
+    if (profiler != null) profiler.after();
   }
 
   /**
@@ -604,6 +639,7 @@ public final class CudaBackend implements Backend {
       bind();
       flush();
     }
+    stackHeads.remove(ptr);
     Long size;
     synchronized (allocations) {
       size = allocations.remove(ptr);
@@ -631,8 +667,52 @@ public final class CudaBackend implements Backend {
   public Tensor loadWeight(WeightData w) {
     bind();
     flush();
+    long p = alloc((long) w.rows() * w.cols() * 2);
+    try {
+      upload(w, p);
+    } catch (RuntimeException e) {
+      free(p);
+      throw e;
+    }
+    return new CudaTensor(this, DType.BF16, w.rows(), w.cols(), p, false);
+  }
+
+  /**
+   * One allocation for all parts, stacked by rows; the first tensor owns it, the others are views. The
+   * first part's address is remembered: batched matmuls of these weights sharing an input are deferred
+   * and, for q, k and v followed by rope and writeKv, run as one GEMM.
+   */
+  @Override
+  public Tensor[] loadStacked(WeightData... parts) {
+    if (parts.length < 2) return Backend.super.loadStacked(parts);
+    for (WeightData w : parts) {
+      if (w.cols() != parts[0].cols()) return Backend.super.loadStacked(parts);
+    }
+    bind();
+    flush();
+    long total = 0;
+    for (WeightData w : parts) total += (long) w.rows() * w.cols() * 2;
+    long p = alloc(total);
+    Tensor[] out = new Tensor[parts.length];
+    long off = 0;
+    try {
+      for (int i = 0; i < parts.length; i++) {
+        WeightData w = parts[i];
+        upload(w, p + off);
+        out[i] = new CudaTensor(this, DType.BF16, w.rows(), w.cols(), p + off, i > 0);
+        off += (long) w.rows() * w.cols() * 2;
+      }
+    } catch (RuntimeException e) {
+      free(p);
+      throw e;
+    }
+    stackHeads.add(p);
+    return out;
+  }
+
+  /** Copies w into the device at p as bf16 (F16 and F32 converted). */
+  private void upload(WeightData w, long p) {
     long n = (long) w.rows() * w.cols();
-    long p = alloc(n * 2);
     MemorySegment src = w.data();
     switch (w.dtype()) {
       case BF16 -> {
@@ -663,12 +743,8 @@ public final class CudaBackend implements Backend {
           }
         }
       }
-      case I32 -> {
-        free(p);
-        throw new IllegalArgumentException("weight " + w.name() + ": I32 weights are not supported");
-      }
+      case I32 -> throw new IllegalArgumentException("weight " + w.name() + ": I32 weights are not supported");
     }
-    return new CudaTensor(this, DType.BF16, w.rows(), w.cols(), p, false);
   }
 
   @Override
@@ -978,6 +1054,19 @@ public final class CudaBackend implements Backend {
       if (!fuse) flush();
       return;
     }
+    if (fuse && fuseQkv && b == null && o.dtype() == DType.BF16 && o.ptr() != xs.ptr()) {
+      CudaTensor last = mmCount > 0 ? mmW[mmCount - 1] : null;
+      boolean joins = last != null && mmCount < 3 && mmX.ptr() == xs.ptr() && mmX.rows() == t && mmX.cols() == xs.cols()
+          && ws.ptr() == last.ptr() + last.bytes() && ws.cols() == last.cols() && !pendingMatmulWrites(o.ptr());
+      if (joins || stackHeads.contains(ws.ptr())) {
+        if (!joins) flush();
+        mmX = xs;
+        mmW[mmCount] = ws;
+        mmOut[mmCount] = o;
+        mmCount++;
+        return;
+      }
+    }
     flush();
     boolean accumulate = false;
     if (b != null) {
@@ -985,10 +1074,12 @@ public final class CudaBackend implements Backend {
           ws.rows());
       accumulate = true;
     }
-    if (profiler != null) profiler.before("cublas " + ws.rows() + "x" + ws.cols() + (o.dtype() == DType.F32 ? " f32" : ""));
-    cublas.matmul(xs.ptr(), ws.ptr(), o.ptr(), o.dtype() == DType.F32 ? Cublas.CUDA_R_32F : Cublas.CUDA_R_16BF,
-        t, ws.rows(), ws.cols(), accumulate);
-    if (profiler != null) profiler.after();
+    gemm(xs, ws.ptr(), ws.rows(), ws.cols(), o.ptr(), o.dtype(), t, accumulate, "");
+  }
+
+  private boolean pendingMatmulWrites(long out) {
+    for (int i = 0; i < mmCount; i++) if (mmOut[i].ptr() == out) return true;
+    return false;
   }
 
   /**
@@ -1022,7 +1113,12 @@ public final class CudaBackend implements Backend {
     requireRows(qs, t, "rope q");
     requireRows(ks, t, "rope k");
     bind();
-    flush();
+    if (mmCount == 3 && mmOut[0].ptr() == qs.ptr() && mmOut[1].ptr() == ks.ptr() && mmX.rows() == t) {
+      flushGemv(null);  // q, k (and v) stay deferred for writeKv
+      flushRope();
+    } else {
+      flush();
+    }
     pendRope = new PendingRope(qs, ks, r, b);
     if (!fuse) flush();
   }
@@ -1071,6 +1167,30 @@ public final class CudaBackend implements Backend {
     long kp = c.keys(layer), vp = c.values(layer);
     bind();
     PendingRope p = pendRope;
+    if (mmCount == 3 && p != null && p.batch() == b && mmOut[0].ptr() == p.q().ptr() && mmOut[1].ptr() == ks.ptr()
+        && mmOut[2].ptr() == vs.ptr() && p.k().ptr() == ks.ptr() && p.rope().headDim == c.headDim()
+        && c.headDim() % 16 == 0 && mmX.rows() == t
+        && ((kp | vp | p.rope().cos | p.rope().sin | p.q().ptr() | ks.ptr() | vs.ptr()) & 15) == 0) {
+      // q, k and v as one GEMM of the stacked weight, read back by the fused rope + KV write.
+      CudaRope r = p.rope();
+      int nq = mmW[0].rows(), nk = mmW[1].rows(), nv = mmW[2].rows(), n = nq + nk + nv, kIn = mmX.cols();
+      long need = (long) t * n * 2;
+      if (qkvWork.reserve(need, need)) buffersMoved();
+      long w0 = mmW[0].ptr(), q = mmOut[0].ptr();
+      CudaTensor x = mmX;
+      for (int i = 0; i < 3; i++) mmW[i] = mmOut[i] = null;
+      mmCount = 0;
+      mmX = null;
+      pendRope = null;
+      gemm(x, w0, n, kIn, qkvWork.ptr, DType.BF16, t, false, " qkv");
+      int qh = nq / r.headDim, kh = nk / r.headDim;
+      int units = (qh + kh) * (r.headDim / 16) + kh * r.headDim / 8;
+      launch3(c.fp8() ? "rope_write_kv_fp8" : "rope_write_kv", c.fp8() ? "rope_write_kv8_qkv_fp8" : "rope_write_kv8_qkv", t,
+          (int) Math.min(256, ceilDiv(units, 128)), 1, 128, qkvWork.ptr, n, q, ks.ptr(), vs.ptr(), b.positions, r.cos,
+          r.sin, r.invFreq, r.maxPositions, qh, kh, r.headDim, kp, vp, b.slotMapping);
+      return;
+    }
+    flushMatmuls();
     if (p != null && p.batch() == b && p.k().ptr() == ks.ptr() && p.k().cols() == width && p.rope().headDim == c.headDim()
         && vs.ptr() != p.q().ptr() && vs.ptr() != ks.ptr()) {
       pendRope = null;

@@ -113,6 +113,9 @@ final class OpChecks {
       c.ropeWriteKv(128, 8, 2);
       c.ropeWriteKv(64, 32, 32, false, 61);  // positions past the 64-position table (angles computed)
       c.ropeWriteKv(40, 4, 2);               // head_dim % 16 != 0: the one-pair-a-thread kernel
+      c.qkvRopeWriteKv(37, 512, 8, 2, 128, false);   // one GEMM of the stacked q/k/v weights on CUDA
+      c.qkvRopeWriteKv(300, 1024, 8, 8, 128, false);
+      c.qkvRopeWriteKv(33, 512, 4, 4, 64, false);
       c.siluMul(37, 11008);
       c.siluMul(3, 1004);                    // n % 8 != 0: the one-column kernel
       if (gpu.supportsKvCacheDType(DType.FP8_E4M3)) {  // kv_cache_dtype fp8: the CPU reads e4m3-rounded K/V
@@ -124,6 +127,7 @@ final class OpChecks {
         c.attention(32, 8, 128, new int[] {300, 40}, new int[] {300, 1}, true);
         c.ropeWriteKv(128, 8, 2, true);
         c.ropeWriteKv(128, 32, 32, true, 61);
+        c.qkvRopeWriteKv(37, 512, 8, 2, 128, true);
       }
       c.gather();
     } finally {
@@ -155,6 +159,12 @@ final class OpChecks {
     MemorySegment s = Arena.ofAuto().allocate(2L * data.length, 64);
     for (int i = 0; i < data.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, Bf16.fromFloat(data[i]));
     return b.loadWeight(new WeightData("w", DType.BF16, rows, cols, s));
+  }
+
+  private static WeightData bf16Data(float[] data, int rows, int cols) {
+    MemorySegment s = Arena.ofAuto().allocate(2L * data.length, 64);
+    for (int i = 0; i < data.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, Bf16.fromFloat(data[i]));
+    return new WeightData("w", DType.BF16, rows, cols, s);
   }
 
   private static float[] host(Backend b, Tensor t) {
@@ -316,6 +326,69 @@ final class OpChecks {
       }
       for (int i = 0; i < outs.length; i++) compare(name + " out " + i, res[0][i], res[1][i]);
     });
+  }
+
+  /**
+   * A layer's attention input as the model runs it: q, k and v matmuls of one input with weights loaded by
+   * loadStacked (one GEMM on CUDA for more than one row), rope, writeKv, attention over the written cache;
+   * q, k, v and the attention output against the CPU backend, for one request's prefill of t tokens.
+   */
+  void qkvRopeWriteKv(int t, int hidden, int qh, int kh, int hd, boolean fp8) {
+    String label = "q/k/v matmuls (stacked) + rope + writeKv, " + t + " tokens, hidden " + hidden + ", " + qh + "/" + kh
+        + " heads x " + hd + (fp8 ? ", fp8 cache" : "");
+    guard(label, () -> {
+      int bs = 16, blocks = (t + bs - 1) / bs;
+      float[] x = randn(t * hidden, 1);
+      float[] wq = randn(qh * hd * hidden, 1 / Math.sqrt(hidden)), wk = randn(kh * hd * hidden, 1 / Math.sqrt(hidden));
+      float[] wv = randn(kh * hd * hidden, 1 / Math.sqrt(hidden));
+      float[] inv = new float[hd / 2];
+      for (int i = 0; i < inv.length; i++) inv[i] = (float) (1 / Math.pow(10000, 2.0 * i / hd));
+      int[] pos = new int[t], slots = new int[t], table = new int[blocks];
+      for (int i = 0; i < t; i++) {
+        pos[i] = i;
+        slots[i] = (blocks - 1 - i / bs) * bs + i % bs;  // blocks in reverse order
+      }
+      for (int j = 0; j < blocks; j++) table[j] = blocks - 1 - j;
+      BatchMetadata m = new BatchMetadata(new int[t], pos, new int[] {0, t}, new int[] {t}, slots, new int[][] {table},
+          new int[] {t - 1}, bs);
+      float[][][] res = new float[2][][];
+      int k = 0;
+      for (Backend b : List.of(cpu, gpu)) {
+        boolean gpu8 = fp8 && b == gpu;
+        Tensor[] w = b.loadStacked(bf16Data(wq, qh * hd, hidden), bf16Data(wk, kh * hd, hidden), bf16Data(wv, kh * hd, hidden));
+        Tensor xt = tensor(b, x, t, hidden);
+        Tensor q = b.allocate(b.activationDType(), t, qh * hd), kt = b.allocate(b.activationDType(), t, kh * hd);
+        Tensor v = b.allocate(b.activationDType(), t, kh * hd), out = b.allocate(b.activationDType(), t, qh * hd);
+        Rope r = b.createRope(inv, hd, 4096);
+        try (KvCache cache = gpu8 ? b.allocateKvCache(1, blocks, bs, kh, hd, DType.FP8_E4M3) : b.allocateKvCache(1, blocks, bs, kh, hd);
+            DeviceBatch db = b.prepare(m)) {
+          b.matmul(xt, w[0], null, q);
+          b.matmul(xt, w[1], null, kt);
+          b.matmul(xt, w[2], null, v);
+          b.rope(q, kt, r, db);
+          if (fp8 && b == cpu) {  // the reference reads what an e4m3 cache holds
+            b.writeKv(tensor(b, round8(host(b, kt), true), t, kh * hd), tensor(b, round8(host(b, v), true), t, kh * hd),
+                cache, 0, db);
+          } else {
+            b.writeKv(kt, v, cache, 0, db);
+          }
+          b.pagedAttention(q, cache, 0, db, (float) (1 / Math.sqrt(hd)), out);
+          res[k++] = new float[][] {host(b, q), host(b, kt), host(b, v), host(b, out)};
+        }
+      }
+      String[] names = {"q", "k", "v", "attention"};
+      for (int i = 0; i < 4; i++) compare(label + " " + names[i], res[0][i], res[1][i]);
+    });
+  }
+
+  /** Each value rounded to bf16 (bf16 first: the GPU's k and v are bf16) and then, with e4m3, to e4m3. */
+  private static float[] round8(float[] a, boolean e4m3) {
+    float[] r = new float[a.length];
+    for (int i = 0; i < a.length; i++) {
+      float f = Bf16.toFloat(Bf16.fromFloat(a[i]));
+      r[i] = e4m3 ? Fp8.round(f) : f;
+    }
+    return r;
   }
 
   /** rope then writeKv of the same k (fused on CUDA), then attention reading the cache back. */

@@ -111,8 +111,13 @@ ROPE_WRITE_KV(rope_write_kv_fp8, rope_write_kv_body, fp8)
 // one pair a thread in 2-byte accesses, took 376 us for a 8192-token Llama-2-7B prefill step on an
 // H200, ~0.9 TB/s.) Launch: grid (T, Y), block 128; the threads of a token stride over its
 // (q_heads + k_heads) * d/16 rotations and then k_heads * d/8 copies.
-template <typename C>
-__device__ __forceinline__ void rope_write_kv8_body(bf16* q, bf16* k, const bf16* __restrict__ v,
+//
+// QKV (rope_write_kv8_qkv[_fp8]): q, k and v are read from one row of qkv (row stride qkv_stride: q, then
+// k, then v, as one GEMM of the stacked weights writes them), and the rotated q and k and the v go to
+// their own buffers as well as the K/V to the cache.
+template <typename C, bool QKV>
+__device__ __forceinline__ void rope_write_kv8_body(const bf16* __restrict__ qkv, int qkv_stride, bf16* q, bf16* k,
+                                                    const bf16* __restrict__ v, bf16* v_out,
                                                     const int* __restrict__ positions,
                                                     const float* __restrict__ cos_t, const float* __restrict__ sin_t,
                                                     const float* __restrict__ inv_freq, int max_pos, int q_heads,
@@ -125,7 +130,8 @@ __device__ __forceinline__ void rope_write_kv8_body(bf16* q, bf16* k, const bf16
   const int half = head_dim >> 1, hu = half >> 3;
   const int units = (q_heads + k_heads) * hu;
   const int width = k_heads * head_dim;
-  const int all = units + (slot >= 0 ? width >> 3 : 0);
+  const int all = units + (QKV || slot >= 0 ? width >> 3 : 0);
+  const bf16* row = QKV ? qkv + (size_t)t * qkv_stride : nullptr;
   pdl_wait();
   for (int u = blockIdx.y * blockDim.x + threadIdx.x; u < all; u += gridDim.y * blockDim.x) {
     if (u < units) {
@@ -133,6 +139,7 @@ __device__ __forceinline__ void rope_write_kv8_body(bf16* q, bf16* k, const bf16
       const bool isq = h < q_heads;
       bf16* base = isq ? q + ((size_t)t * q_heads + h) * head_dim
                        : k + ((size_t)t * k_heads + (h - q_heads)) * head_dim;
+      const bf16* from = QKV ? row + (size_t)h * head_dim : base;  // k's heads follow q's in the row
       float c[8], s[8], x1[8], x2[8];
       if (p < max_pos) {
         const float4* cp = reinterpret_cast<const float4*>(cos_t + (size_t)p * half + i);
@@ -148,8 +155,8 @@ __device__ __forceinline__ void rope_write_kv8_body(bf16* q, bf16* k, const bf16
           s[j] = sinf(a);
         }
       }
-      unpack_bf16x8(*reinterpret_cast<const uint4*>(base + i), x1);
-      unpack_bf16x8(*reinterpret_cast<const uint4*>(base + i + half), x2);
+      unpack_bf16x8(*reinterpret_cast<const uint4*>(from + i), x1);
+      unpack_bf16x8(*reinterpret_cast<const uint4*>(from + i + half), x2);
       float y1[8], y2[8];
 #pragma unroll
       for (int j = 0; j < 8; j++) {
@@ -166,10 +173,37 @@ __device__ __forceinline__ void rope_write_kv8_body(bf16* q, bf16* k, const bf16
       }
     } else {
       const int i = (u - units) * 8;
-      store_kv8(v_cache + (size_t)slot * width + i, *reinterpret_cast<const uint4*>(v + (size_t)t * width + i));
+      const uint4 x = *reinterpret_cast<const uint4*>(QKV ? row + (size_t)(q_heads + k_heads) * head_dim + i
+                                                          : v + (size_t)t * width + i);
+      if (QKV) *reinterpret_cast<uint4*>(v_out + (size_t)t * width + i) = x;
+      if (slot >= 0) store_kv8(v_cache + (size_t)slot * width + i, x);
     }
   }
 }
 
-ROPE_WRITE_KV(rope_write_kv8, rope_write_kv8_body, bf16)
-ROPE_WRITE_KV(rope_write_kv8_fp8, rope_write_kv8_body, fp8)
+// The in-place kernels through ROPE_WRITE_KV (above).
+template <typename C>
+__device__ __forceinline__ void rope_write_kv8_inplace(bf16* q, bf16* k, const bf16* __restrict__ v,
+                                                       const int* __restrict__ positions,
+                                                       const float* __restrict__ cos_t, const float* __restrict__ sin_t,
+                                                       const float* __restrict__ inv_freq, int max_pos, int q_heads,
+                                                       int k_heads, int head_dim, C* __restrict__ k_cache,
+                                                       C* __restrict__ v_cache, const int* __restrict__ slots) {
+  rope_write_kv8_body<C, false>(nullptr, 0, q, k, v, nullptr, positions, cos_t, sin_t, inv_freq, max_pos, q_heads,
+                                k_heads, head_dim, k_cache, v_cache, slots);
+}
+
+#define ROPE_WRITE_KV8_QKV(NAME, C)                                                                               \
+  extern "C" __global__ void NAME(const bf16* __restrict__ qkv, int qkv_stride, bf16* q, bf16* k, bf16* v,        \
+                                  const int* __restrict__ positions, const float* __restrict__ cos_t,             \
+                                  const float* __restrict__ sin_t, const float* __restrict__ inv_freq,            \
+                                  int max_pos, int q_heads, int k_heads, int head_dim, C* __restrict__ k_cache,   \
+                                  C* __restrict__ v_cache, const int* __restrict__ slots) {                       \
+    rope_write_kv8_body<C, true>(qkv, qkv_stride, q, k, nullptr, v, positions, cos_t, sin_t, inv_freq, max_pos,   \
+                                 q_heads, k_heads, head_dim, k_cache, v_cache, slots);                            \
+  }
+
+ROPE_WRITE_KV(rope_write_kv8, rope_write_kv8_inplace, bf16)
+ROPE_WRITE_KV(rope_write_kv8_fp8, rope_write_kv8_inplace, fp8)
+ROPE_WRITE_KV8_QKV(rope_write_kv8_qkv, bf16)
+ROPE_WRITE_KV8_QKV(rope_write_kv8_qkv_fp8, fp8)
