@@ -153,15 +153,15 @@ __device__ __forceinline__ void attn_dec_body(
           const uint2 ra = *reinterpret_cast<const uint2*>(kt + g * ROW + 32 * cs + 8 * c);
           const uint2 rb = *reinterpret_cast<const uint2*>(kt + (g + 8) * ROW + 32 * cs + 8 * c);
           unsigned a[4];
-          a[0] = e4m3x2_to_f16x2(ra.x & 0xffffu);
-          a[1] = e4m3x2_to_f16x2(rb.x & 0xffffu);
-          a[2] = e4m3x2_to_f16x2(ra.x >> 16);
-          a[3] = e4m3x2_to_f16x2(rb.x >> 16);
+          a[0] = e4m3x2_to_f16x2(ra.x);
+          a[1] = e4m3x2_to_f16x2(rb.x);
+          a[2] = e4m3x2_hi_to_f16x2(ra.x);
+          a[3] = e4m3x2_hi_to_f16x2(rb.x);
           mma16816h(s, a, qb[2 * cs][0], qb[2 * cs][1]);
-          a[0] = e4m3x2_to_f16x2(ra.y & 0xffffu);
-          a[1] = e4m3x2_to_f16x2(rb.y & 0xffffu);
-          a[2] = e4m3x2_to_f16x2(ra.y >> 16);
-          a[3] = e4m3x2_to_f16x2(rb.y >> 16);
+          a[0] = e4m3x2_to_f16x2(ra.y);
+          a[1] = e4m3x2_to_f16x2(rb.y);
+          a[2] = e4m3x2_hi_to_f16x2(ra.y);
+          a[3] = e4m3x2_hi_to_f16x2(rb.y);
           mma16816h(s, a, qb[2 * cs + 1][0], qb[2 * cs + 1][1]);
         }
       } else {
@@ -229,15 +229,15 @@ __device__ __forceinline__ void attn_dec_body(
           const unsigned x0p = __byte_perm(k0, k1, 0x5140), x1p = __byte_perm(k0, k1, 0x7362);
           const unsigned y0p = __byte_perm(k8, k9, 0x5140), y1p = __byte_perm(k8, k9, 0x7362);
           unsigned a[4];
-          a[0] = e4m3x2_to_f16x2(x0p & 0xffffu);
-          a[1] = e4m3x2_to_f16x2(x0p >> 16);
-          a[2] = e4m3x2_to_f16x2(y0p & 0xffffu);
-          a[3] = e4m3x2_to_f16x2(y0p >> 16);
+          a[0] = e4m3x2_to_f16x2(x0p);
+          a[1] = e4m3x2_hi_to_f16x2(x0p);
+          a[2] = e4m3x2_to_f16x2(y0p);
+          a[3] = e4m3x2_hi_to_f16x2(y0p);
           mma16816h(o[2 * p], a, ph0, ph1);
-          a[0] = e4m3x2_to_f16x2(x1p & 0xffffu);
-          a[1] = e4m3x2_to_f16x2(x1p >> 16);
-          a[2] = e4m3x2_to_f16x2(y1p & 0xffffu);
-          a[3] = e4m3x2_to_f16x2(y1p >> 16);
+          a[0] = e4m3x2_to_f16x2(x1p);
+          a[1] = e4m3x2_hi_to_f16x2(x1p);
+          a[2] = e4m3x2_to_f16x2(y1p);
+          a[3] = e4m3x2_hi_to_f16x2(y1p);
           mma16816h(o[2 * p + 1], a, ph0, ph1);
         }
       } else {

@@ -39,11 +39,25 @@ __device__ __forceinline__ bf16 f2bf(float f) {
 // infinities), scale 1, as vLLM stores K and V without calibrated scales. Conversions need sm_89+.
 typedef unsigned char fp8;
 
-// Two e4m3 values (the low byte first) widened exactly to an f16 pair (the low half first).
+// Two e4m3 values (the low byte first) in the low 16 bits of v widened exactly to an f16 pair (the low half
+// first); v's high 16 bits are ignored.
 __device__ __forceinline__ unsigned e4m3x2_to_f16x2(unsigned v) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
   unsigned r;
-  asm("{ .reg .b16 t; cvt.u16.u32 t, %1; cvt.rn.f16x2.e4m3x2 %0, t; }" : "=r"(r) : "r"(v));
+  asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, lo; }" : "=r"(r) : "r"(v));
+  return r;
+#else
+  __trap();
+  return 0;
+#endif
+}
+
+// The e4m3 pair in the high 16 bits of v (the low pair: e4m3x2_to_f16x2, which ignores the high bits), so
+// that neither needs a mask or a shift of its own in C (ptxas takes the halves of the register).
+__device__ __forceinline__ unsigned e4m3x2_hi_to_f16x2(unsigned v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  unsigned r;
+  asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, hi; }" : "=r"(r) : "r"(v));
   return r;
 #else
   __trap();
