@@ -22,7 +22,7 @@ final class Cublas implements AutoCloseable {
 
   private static volatile NativeLibrary lib;
 
-  private final MethodHandle destroy, gemmEx, statusName;
+  private final MethodHandle destroy, gemmEx;
   private final MemorySegment handle;
   private final Arena arena = Arena.ofShared();
   private final MemorySegment alpha, beta0, beta1;
@@ -33,7 +33,6 @@ final class Cublas implements AutoCloseable {
     MethodHandle create = l.fn("cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     MethodHandle setStream = l.fn("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     destroy = l.fn("cublasDestroy_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    statusName = l.fn("cublasGetStatusName", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     setWorkspace = l.fn("cublasSetWorkspace_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     gemmEx = l.fn("cublasGemmEx", FunctionDescriptor.of(JAVA_INT,
         ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
@@ -90,8 +89,14 @@ final class Cublas implements AutoCloseable {
   }
 
   private String name(int rc) {
+    return statusName(rc);
+  }
+
+  /** cuBLAS's name of a status code (cuBLASLt's codes are the same). */
+  static String statusName(int rc) {
     try {
-      MemorySegment s = (MemorySegment) statusName.invokeExact(rc);
+      MethodHandle h = library().fn("cublasGetStatusName", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+      MemorySegment s = (MemorySegment) h.invokeExact(rc);
       return s.reinterpret(128).getString(0);
     } catch (Throwable t) {
       return "cuBLAS status " + rc;

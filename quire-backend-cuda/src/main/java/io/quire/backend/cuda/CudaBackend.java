@@ -105,6 +105,8 @@ public final class CudaBackend implements Backend {
   static final int MAX_DECODE_SPLITS = 64;
   private static final int GRAPH_CACHE_MAX = 1024;
   private long cublasWorkspace;
+  private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;  // cuBLAS's recommendation for Hopper
+  private CublasLt lt;
   // Longest context chunk one attn_split block walks (env QUIRE_CUDA_SPLIT_MAX_POSITIONS, e.g. 256; 0 = the
   // fill heuristic alone, which never splits once tokens x kv heads fill the GPU). Off by default: on an
   // H200, 256 decode rows at context ~610 ran attn_split at 1130 us/call split to <= 256 positions vs 1069
@@ -405,7 +407,7 @@ public final class CudaBackend implements Backend {
 
   private void ensureCublasWorkspace() {
     if (cublasWorkspace != 0) return;
-    long bytes = 32L << 20;  // cuBLAS's recommendation for Hopper
+    long bytes = CUBLAS_WORKSPACE_BYTES;
     cublasWorkspace = alloc(bytes);
     cublas.workspace(cublasWorkspace, bytes);
   }
@@ -557,6 +559,27 @@ public final class CudaBackend implements Backend {
 
   public String deviceName() {
     return deviceName;
+  }
+
+  /** cuBLASLt on this backend's stream and cuBLAS workspace (for benchmarks: the matmuls use cuBLAS). */
+  CublasLt lt() {
+    bind();
+    if (lt == null) lt = new CublasLt(stream, cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
+    return lt;
+  }
+
+  CudaDriver driver() {
+    return cu;
+  }
+
+  MemorySegment stream() {
+    return stream;
+  }
+
+  /** Runs cuBLAS's cublasGemmEx for out[t, n] = x[t, k] w[n, k]^T, as {@link #matmul} does past one row. */
+  void cublasMatmul(long x, long w, long out, int outType, int t, int n, int k) {
+    bind();
+    cublas.matmul(x, w, out, outType, t, n, k, false);
   }
 
   /** "sm_90" for an H100/H200. */
@@ -1174,14 +1197,14 @@ public final class CudaBackend implements Backend {
       // q, k and v as one GEMM of the stacked weight, read back by the fused rope + KV write.
       CudaRope r = p.rope();
       int nq = mmW[0].rows(), nk = mmW[1].rows(), nv = mmW[2].rows(), n = nq + nk + nv, kIn = mmX.cols();
-      long need = (long) t * n * 2;
-      if (qkvWork.reserve(need, need)) buffersMoved();
       long w0 = mmW[0].ptr(), q = mmOut[0].ptr();
       CudaTensor x = mmX;
       for (int i = 0; i < 3; i++) mmW[i] = mmOut[i] = null;
       mmCount = 0;
       mmX = null;
       pendRope = null;
+      long need = (long) t * n * 2;  // after the deferred state is taken: growing frees, and free flushes
+      if (qkvWork.reserve(need, need)) buffersMoved();
       gemm(x, w0, n, kIn, qkvWork.ptr, DType.BF16, t, false, " qkv");
       int qh = nq / r.headDim, kh = nk / r.headDim;
       int units = (qh + kh) * (r.headDim / 16) + kh * r.headDim / 8;
@@ -1746,6 +1769,7 @@ public final class CudaBackend implements Backend {
       allocations.clear();
       allocatedBytes = 0;
     }
+    if (lt != null) lt.close();
     cublas.close();
     kernels.close();
     cu.streamDestroy(stream);

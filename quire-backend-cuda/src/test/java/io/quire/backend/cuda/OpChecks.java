@@ -330,8 +330,10 @@ final class OpChecks {
 
   /**
    * A layer's attention input as the model runs it: q, k and v matmuls of one input with weights loaded by
-   * loadStacked (one GEMM on CUDA for more than one row), rope, writeKv, attention over the written cache;
-   * q, k, v and the attention output against the CPU backend, for one request's prefill of t tokens.
+   * loadStacked (one GEMM on CUDA for more than one row), rope, writeKv, attention over the written cache,
+   * for one request's prefill of t tokens. The rotated q, k and v are checked against the CPU backend's;
+   * the attention against the CPU's attention over the GPU's own rotated q, k and v (the GEMM's rounding
+   * differs from the CPU's by an ulp here and there, and an ulp of k can move its e4m3 code).
    */
   void qkvRopeWriteKv(int t, int hidden, int qh, int kh, int hd, boolean fp8) {
     String label = "q/k/v matmuls (stacked) + rope + writeKv, " + t + " tokens, hidden " + hidden + ", " + qh + "/" + kh
@@ -352,28 +354,31 @@ final class OpChecks {
       BatchMetadata m = new BatchMetadata(new int[t], pos, new int[] {0, t}, new int[] {t}, slots, new int[][] {table},
           new int[] {t - 1}, bs);
       float[][][] res = new float[2][][];
-      int k = 0;
-      for (Backend b : List.of(cpu, gpu)) {
-        boolean gpu8 = fp8 && b == gpu;
+      float[][] gpuQkv = null;
+      for (Backend b : List.of(gpu, cpu)) {
         Tensor[] w = b.loadStacked(bf16Data(wq, qh * hd, hidden), bf16Data(wk, kh * hd, hidden), bf16Data(wv, kh * hd, hidden));
         Tensor xt = tensor(b, x, t, hidden);
         Tensor q = b.allocate(b.activationDType(), t, qh * hd), kt = b.allocate(b.activationDType(), t, kh * hd);
         Tensor v = b.allocate(b.activationDType(), t, kh * hd), out = b.allocate(b.activationDType(), t, qh * hd);
         Rope r = b.createRope(inv, hd, 4096);
-        try (KvCache cache = gpu8 ? b.allocateKvCache(1, blocks, bs, kh, hd, DType.FP8_E4M3) : b.allocateKvCache(1, blocks, bs, kh, hd);
+        try (KvCache cache = fp8 && b == gpu ? b.allocateKvCache(1, blocks, bs, kh, hd, DType.FP8_E4M3)
+                : b.allocateKvCache(1, blocks, bs, kh, hd);
             DeviceBatch db = b.prepare(m)) {
           b.matmul(xt, w[0], null, q);
           b.matmul(xt, w[1], null, kt);
           b.matmul(xt, w[2], null, v);
           b.rope(q, kt, r, db);
-          if (fp8 && b == cpu) {  // the reference reads what an e4m3 cache holds
-            b.writeKv(tensor(b, round8(host(b, kt), true), t, kh * hd), tensor(b, round8(host(b, v), true), t, kh * hd),
-                cache, 0, db);
-          } else {
+          if (b == gpu) {
             b.writeKv(kt, v, cache, 0, db);
+            b.pagedAttention(q, cache, 0, db, (float) (1 / Math.sqrt(hd)), out);
+            gpuQkv = new float[][] {host(b, q), host(b, kt), host(b, v)};
+            res[1] = new float[][] {gpuQkv[0], gpuQkv[1], gpuQkv[2], host(b, out)};
+          } else {  // the GPU's rotated q, k and v (as its cache holds them) through the CPU's attention
+            b.writeKv(tensor(b, round8(gpuQkv[1], fp8), t, kh * hd), tensor(b, round8(gpuQkv[2], fp8), t, kh * hd),
+                cache, 0, db);
+            b.pagedAttention(tensor(b, gpuQkv[0], t, qh * hd), cache, 0, db, (float) (1 / Math.sqrt(hd)), out);
+            res[0] = new float[][] {host(b, q), host(b, kt), host(b, v), host(b, out)};
           }
-          b.pagedAttention(q, cache, 0, db, (float) (1 / Math.sqrt(hd)), out);
-          res[k++] = new float[][] {host(b, q), host(b, kt), host(b, v), host(b, out)};
         }
       }
       String[] names = {"q", "k", "v", "attention"};
