@@ -1,3 +1,10 @@
+#!/usr/bin/env bash
+# On the GPU machine (packed as for gpu-proofs.sh; carry .device/s8 and .device/jre-small.tar.xz): whether
+# long GEMM runs hold their clocks. nvidia-smi logs SM clock, power and throttle reasons every 100 ms
+# ($OUT/smi.txt) while CudaGemmTune runs the 7B gate/up GEMM (M = 8192) for 20 and for 300 calls and the
+# o-projection for 1000, and CudaBatchProfile profiles a 7B prefill step and a 512-row decode step.
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/quire-out}; mkdir -p "$OUT"
 set -uo pipefail
 source tools/bench/ab-common.sh
 CLI=($J "${JO[@]}" -Dquire.home="$PWD" -cp "$P/cli/quire-cli.jar:$P/cli/lib/*" io.quire.cli.Main)
