@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Branch next13 (qkv-fuse + cvt-halves), on the GPU machine. Pack here from next13
-# (./mvnw -q -o -Dmaven.test.skip=true install && tools/bench/gpu-pack-cli.sh), with main's
-# quire-backend-cuda jar copied to .device/old/ first; carry .device/s8, .device/old, .device/jre-small.tar.xz.
+# On the GPU machine: this build against an older quire-backend-cuda jar (stop 14: the fused q/k/v GEMM and
+# the e4m3 halves against the stop-13 jar). Pack here (./mvnw -q -o -Dmaven.test.skip=true install &&
+# tools/bench/gpu-pack-cli.sh) with the older jar copied to .device/old/ first (OLD=path to name another);
+# carry .device/s8, .device/old, .device/jre-small.tar.xz.
 #   1. op checks under compute-sanitizer memcheck (the stacked q/k/v cases included);
 #   2. 7B shape, fp8 cache: a 512-row decode step and a 16 x 512-token prefill step, alternated between
-#      new (this build), noqkv (QUIRE_CUDA_FUSE_QKV=0: cvt-halves only) and old (main's backend jar);
+#      new (this build), noqkv (QUIRE_CUDA_FUSE_QKV=0) and old (the older jar);
 #   3. offline 7B fp8 512 with new and old, and torch's GEMM rate.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
